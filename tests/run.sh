@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace: formatting, clippy, unit, property, integration
+# and conformance tests (the last need Python librouteros: the venv is created when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! .venv/bin/python -c 'import librouteros' 2>/dev/null; then
+    echo "== creating .venv with the pinned librouteros"
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet -r tests/python/requirements.txt
+fi
+export HOTSPOT_PYTHON="$PWD/.venv/bin/python"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== doc tests"
+cargo test --workspace --locked --doc --quiet
+echo "== tests"
+cargo nextest run --workspace --locked --no-fail-fast
