@@ -68,7 +68,7 @@ impl FrameDecoder {
     }
 
     /// The next whole value, `Ok(None)` when more bytes are needed.
-    pub fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+    pub fn next_frame<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -108,8 +108,8 @@ mod tests {
     fn over_cap_length_is_refused_from_the_prefix_alone() {
         let mut d = FrameDecoder::new(100);
         d.feed(&1000u32.to_be_bytes());
-        assert_eq!(d.next::<Msg>(), Err(FrameError::TooLarge { len: 1000, max: 100 }));
-        assert!(d.next::<Msg>().is_err(), "stays failed");
+        assert_eq!(d.next_frame::<Msg>(), Err(FrameError::TooLarge { len: 1000, max: 100 }));
+        assert!(d.next_frame::<Msg>().is_err(), "stays failed");
     }
 
     #[test]
@@ -124,7 +124,7 @@ mod tests {
     fn garbage_body_is_a_decode_error() {
         let mut d = FrameDecoder::new(100);
         d.feed(&[0, 0, 0, 2, 0xFF, 0xFF]);
-        assert!(matches!(d.next::<Msg>(), Err(FrameError::Decode(_))));
+        assert!(matches!(d.next_frame::<Msg>(), Err(FrameError::Decode(_))));
     }
 
     proptest! {
@@ -139,7 +139,7 @@ mod tests {
             let mut got = Vec::new();
             for part in [&stream[..cut], &stream[cut..]] {
                 d.feed(part);
-                while let Some(m) = d.next::<Msg>().expect("valid") {
+                while let Some(m) = d.next_frame::<Msg>().expect("valid") {
                     got.push(m);
                 }
             }
@@ -151,7 +151,7 @@ mod tests {
         fn decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let mut d = FrameDecoder::new(256);
             d.feed(&bytes);
-            while let Ok(Some(_)) = d.next::<Msg>() {}
+            while let Ok(Some(_)) = d.next_frame::<Msg>() {}
         }
     }
 }

@@ -1,0 +1,303 @@
+//! `hotspot-agent`: the site agent's command line.
+//!
+//! For now one subcommand, `probe`, which connects to a router the way the agent will (same
+//! client, same TLS trust modes) and prints what it finds: the quickest way for an operator to
+//! check host, port, credentials and certificate before enrolling a site. Errors are one line a
+//! person can act on, with a distinct exit code per kind of cause.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use hotspot_agent::routeros::{
+    HotspotUserEntry, ReconnectPolicy, Router, RouterConfig, RouterError, SecretString, TlsTrust,
+    UserQuery,
+};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+#[derive(Parser)]
+#[command(name = "hotspot-agent", version, about = "Site agent of hotspot-fleet")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Connect to a router and print its identity, health and hotspot users.
+    Probe(ProbeArgs),
+}
+
+#[derive(Args)]
+struct ProbeArgs {
+    /// Router address (name or IP).
+    #[arg(long)]
+    host: String,
+    /// API port [default: 8728, or 8729 with --tls].
+    #[arg(long)]
+    port: Option<u16>,
+    /// API user name.
+    #[arg(long)]
+    user: String,
+    /// Environment variable holding the password.
+    #[arg(long, default_value = "HOTSPOT_ROUTER_PASSWORD", conflicts_with_all = ["password_file", "password"])]
+    password_env: String,
+    /// File holding the password (a trailing newline is ignored).
+    #[arg(long, conflicts_with = "password")]
+    password_file: Option<PathBuf>,
+    /// The password itself (visible to other local users in the process list: prefer the others).
+    #[arg(long)]
+    password: Option<String>,
+    /// Use API-SSL; needs --pin or --ca.
+    #[arg(long)]
+    tls: bool,
+    /// SHA-256 of the router certificate (64 hex digits, colons allowed).
+    #[arg(long, requires = "tls", conflicts_with = "ca")]
+    pin: Option<String>,
+    /// PEM file of the CA (or the router's own certificate) to trust.
+    #[arg(long, requires = "tls")]
+    ca: Option<PathBuf>,
+    /// Seconds allowed for connecting and for each command.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+}
+
+fn main() -> ExitCode {
+    // Configs pass the ring provider explicitly; this covers any code that asks for the default.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match cli.command {
+        Command::Probe(args) => runtime.block_on(probe(args)),
+    }
+}
+
+async fn probe(args: ProbeArgs) -> ExitCode {
+    let config = match probe_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let router = Router::new(config.clone());
+    let result = print_router(&router).await;
+    router.close().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", human_error(&e, &config));
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn probe_config(args: &ProbeArgs) -> anyhow::Result<RouterConfig> {
+    let password = if let Some(p) = &args.password {
+        p.clone()
+    } else if let Some(path) = &args.password_file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        text.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        std::env::var(&args.password_env).with_context(|| {
+            format!(
+                "no password: set {} or use --password-file",
+                args.password_env
+            )
+        })?
+    };
+    let trust = match (args.tls, &args.pin, &args.ca) {
+        (false, _, _) => None,
+        (true, Some(pin), _) => Some(TlsTrust::pin_from_hex(pin).map_err(anyhow::Error::msg)?),
+        (true, None, Some(path)) => {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let roots = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| format!("{} is not PEM", path.display()))?;
+            anyhow::ensure!(!roots.is_empty(), "{} holds no certificate", path.display());
+            Some(TlsTrust::Ca(roots))
+        }
+        (true, None, None) => {
+            anyhow::bail!("--tls needs --pin HEX or --ca FILE.pem (no unverified TLS)")
+        }
+    };
+    let port = args.port.unwrap_or(if args.tls { 8729 } else { 8728 });
+    let mut config = RouterConfig::plain(&args.host, port, &args.user, SecretString::new(password));
+    config.tls = trust;
+    config.connect_timeout = Duration::from_secs(args.timeout.max(1));
+    config.command_timeout = Duration::from_secs(args.timeout.max(1));
+    config.reconnect = ReconnectPolicy::no_retry();
+    Ok(config)
+}
+
+async fn print_router(router: &Router) -> Result<(), RouterError> {
+    let identity = router.identity().await?;
+    let resource = router.system_resource().await?;
+    let board = router.routerboard().await?;
+    let users = router.print_hotspot_users(&UserQuery::default()).await?;
+    let model = match &board {
+        Some(b) => b.model.clone(),
+        None => format!("{} (not a RouterBOARD)", resource.board_name),
+    };
+    println!("identity:  {identity}");
+    println!("model:     {model}");
+    if let Some(b) = &board {
+        println!("serial:    {}", b.serial.as_deref().unwrap_or("-"));
+        println!(
+            "firmware:  {}",
+            b.current_firmware.as_deref().unwrap_or("-")
+        );
+    }
+    println!(
+        "RouterOS:  {} ({})",
+        resource.version, resource.architecture
+    );
+    println!("uptime:    {}", resource.uptime);
+    println!(
+        "CPU load:  {}% of {} CPU(s)",
+        resource.cpu_load, resource.cpu_count
+    );
+    println!(
+        "memory:    {} MiB free of {} MiB",
+        resource.free_memory >> 20,
+        resource.total_memory >> 20
+    );
+    println!();
+    println!("{} hotspot user(s)", users.len());
+    if !users.is_empty() {
+        print_users(&users);
+    }
+    Ok(())
+}
+
+fn print_users(users: &[HotspotUserEntry]) {
+    let rows: Vec<[String; 8]> = users
+        .iter()
+        .map(|u| {
+            [
+                u.id.to_string(),
+                u.name.clone(),
+                u.profile.clone().unwrap_or_default(),
+                u.uptime.to_string(),
+                format!("{}/{}", u.bytes_in, u.bytes_out),
+                u.limit_uptime
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                if u.disabled {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+                u.comment.as_deref().map(display_text).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID",
+        "NAME",
+        "PROFILE",
+        "UPTIME",
+        "BYTES IN/OUT",
+        "LIMIT",
+        "DISABLED",
+        "COMMENT",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count()).min(40);
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in &rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// Router text for display: UTF-8 if it is, else Latin-1 (routers often use Windows-1252, whose
+/// letters mostly coincide). Never written back to a router.
+fn display_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// One line a person can act on.
+fn human_error(err: &RouterError, config: &RouterConfig) -> String {
+    let address = config.address();
+    match err {
+        RouterError::Unreachable(e) => format!("cannot reach {address}: {e}"),
+        RouterError::Refused(_) => {
+            let service = if config.tls.is_some() {
+                "api-ssl"
+            } else {
+                "API"
+            };
+            format!(
+                "connection refused: is the {service} service enabled on port {}?",
+                config.port
+            )
+        }
+        RouterError::Timeout { what } => format!("timed out: {what}"),
+        RouterError::BadCredentials => "wrong username or password".into(),
+        RouterError::Tls(e) => format!("TLS handshake with {address} failed: {e}"),
+        RouterError::PinMismatch { expected, got } => {
+            format!("certificate fingerprint mismatch: expected {expected} got {got}")
+        }
+        RouterError::Protocol(e) => format!("unexpected answer from the router: {e}"),
+        RouterError::Trap { message, .. } => format!("the router refused a command: {message}"),
+        RouterError::AlreadyExists { message } | RouterError::NoSuchItem { message } => {
+            format!("the router refused a command: {message}")
+        }
+        RouterError::Fatal(reason) => format!("the router closed the session: {reason}"),
+        RouterError::ConnectionLost { reason } => format!("connection to {address} lost: {reason}"),
+        RouterError::Closed(reason) => format!("connection to {address} closed: {reason}"),
+        RouterError::Busy { what } => format!("router too busy to answer {what}"),
+    }
+}
+
+/// 3: network, 4: credentials, 5: TLS or pin, 6: the router's answer.
+fn exit_code(err: &RouterError) -> u8 {
+    match err {
+        RouterError::Unreachable(_)
+        | RouterError::Refused(_)
+        | RouterError::Timeout { .. }
+        | RouterError::ConnectionLost { .. }
+        | RouterError::Closed(_)
+        | RouterError::Busy { .. }
+        | RouterError::Fatal(_) => 3,
+        RouterError::BadCredentials => 4,
+        RouterError::Tls(_) | RouterError::PinMismatch { .. } => 5,
+        RouterError::Protocol(_)
+        | RouterError::Trap { .. }
+        | RouterError::AlreadyExists { .. }
+        | RouterError::NoSuchItem { .. } => 6,
+    }
+}
