@@ -7,4 +7,5 @@
 //! The client is an IO shell around the no-IO codec in `hotspot_shared::routeros`: bytes and
 //! sentences are that crate's business, sockets, tasks and deadlines are this one's.
 
+pub mod probe;
 pub mod routeros;

@@ -7,3 +7,4 @@
 pub mod fleet;
 pub mod routeros;
 pub mod units;
+pub mod voucher;

@@ -1,0 +1,11 @@
+//! hotspot-tests: the test tooling of hotspot-fleet.
+//!
+//! - [`sim`]: `routeros-sim`, a simulated MikroTik router speaking the RouterOS API (plain and
+//!   API-SSL) that unmodified third-party clients accept, with hotspot users, customers using
+//!   their vouchers, and injectable faults. The `routeros-sim` binary wraps it.
+//!
+//! Other tools (the link-fault proxy, the end-to-end harness, benchmarks) live beside it as
+//! their own modules.
+
+pub mod linkfault;
+pub mod sim;
