@@ -6,8 +6,7 @@ cd "$(dirname "$0")/.."
 
 if ! .venv/bin/python -c 'import librouteros' 2>/dev/null; then
     echo "== creating .venv with the pinned librouteros"
-    python3 -m venv .venv
-    .venv/bin/pip install --quiet -r tests/python/requirements.txt
+    bash tests/python/setup_venv.sh
 fi
 export HOTSPOT_PYTHON="$PWD/.venv/bin/python"
 
