@@ -140,4 +140,3 @@ pub fn human_error(err: &RouterError, config: &RouterConfig) -> String {
         RouterError::Busy { what } => format!("router too busy to answer {what}"),
     }
 }
-

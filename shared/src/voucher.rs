@@ -44,7 +44,10 @@ impl CodeSpec {
         if prefix.len() > MAX_PREFIX || !prefix.chars().all(ok) {
             return Err(CodeError::Prefix(prefix.to_owned()));
         }
-        Ok(CodeSpec { prefix: prefix.to_owned(), length })
+        Ok(CodeSpec {
+            prefix: prefix.to_owned(),
+            length,
+        })
     }
 
     /// One code: the prefix then `length` characters drawn uniformly from [`ALPHABET`].
@@ -60,7 +63,10 @@ impl CodeSpec {
 
 impl Default for CodeSpec {
     fn default() -> Self {
-        CodeSpec { prefix: String::new(), length: DEFAULT_LENGTH }
+        CodeSpec {
+            prefix: String::new(),
+            length: DEFAULT_LENGTH,
+        }
     }
 }
 
@@ -106,7 +112,13 @@ mod tests {
     fn bad_specs_are_refused() {
         assert_eq!(CodeSpec::new(None, Some(5)), Err(CodeError::Length(5)));
         assert_eq!(CodeSpec::new(None, Some(21)), Err(CodeError::Length(21)));
-        assert!(matches!(CodeSpec::new(Some("café"), None), Err(CodeError::Prefix(_))));
-        assert!(matches!(CodeSpec::new(Some("ABCDEFGHIJKLM"), None), Err(CodeError::Prefix(_))));
+        assert!(matches!(
+            CodeSpec::new(Some("café"), None),
+            Err(CodeError::Prefix(_))
+        ));
+        assert!(matches!(
+            CodeSpec::new(Some("ABCDEFGHIJKLM"), None),
+            Err(CodeError::Prefix(_))
+        ));
     }
 }

@@ -52,7 +52,11 @@ pub enum Refusal {
 
 impl<D, Q, R> Envelope<D, Q, R> {
     pub fn hello(last_received: u64, software: impl Into<String>) -> Self {
-        Envelope::Hello { version: PROTOCOL_VERSION, last_received, software: software.into() }
+        Envelope::Hello {
+            version: PROTOCOL_VERSION,
+            last_received,
+            software: software.into(),
+        }
     }
 
     /// A short name for logs, without the payload.
@@ -71,7 +75,14 @@ impl<D, Q, R> Envelope<D, Q, R> {
 
 /// Checks a peer's Hello version.
 pub fn check_version(got: u16) -> Result<(), Refusal> {
-    if got == PROTOCOL_VERSION { Ok(()) } else { Err(Refusal::UnsupportedVersion { got, supported: PROTOCOL_VERSION }) }
+    if got == PROTOCOL_VERSION {
+        Ok(())
+    } else {
+        Err(Refusal::UnsupportedVersion {
+            got,
+            supported: PROTOCOL_VERSION,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -92,12 +103,29 @@ mod tests {
         // A v2 peer whose envelope has other variants still sends Hello as variant 0.
         #[derive(Serialize)]
         enum Future {
-            Hello { version: u16, last_received: u64, software: String },
+            Hello {
+                version: u16,
+                last_received: u64,
+                software: String,
+            },
         }
-        let bytes = postcard::to_stdvec(&Future::Hello { version: 2, last_received: 0, software: "v2".into() }).expect("encodes");
+        let bytes = postcard::to_stdvec(&Future::Hello {
+            version: 2,
+            last_received: 0,
+            software: "v2".into(),
+        })
+        .expect("encodes");
         let got: E = postcard::from_bytes(&bytes).expect("readable");
-        let Envelope::Hello { version, .. } = got else { panic!("not a hello: {got:?}") };
-        assert_eq!(check_version(version), Err(Refusal::UnsupportedVersion { got: 2, supported: PROTOCOL_VERSION }));
+        let Envelope::Hello { version, .. } = got else {
+            panic!("not a hello: {got:?}")
+        };
+        assert_eq!(
+            check_version(version),
+            Err(Refusal::UnsupportedVersion {
+                got: 2,
+                supported: PROTOCOL_VERSION
+            })
+        );
     }
 
     #[test]
@@ -105,10 +133,17 @@ mod tests {
         let all: Vec<E> = vec![
             E::hello(7, "agent 0.1"),
             E::Refuse(Refusal::Revoked),
-            E::Data { seq: u64::MAX, body: "create".into() },
+            E::Data {
+                seq: u64::MAX,
+                body: "create".into(),
+            },
             E::Ack { seq: 3 },
             E::Heartbeat { sent_at_ms: 1 },
-            E::Request { id: 9, deadline_ms: 5000, body: 1 },
+            E::Request {
+                id: 9,
+                deadline_ms: 5000,
+                body: 1,
+            },
             E::Response { id: 9, body: 2 },
         ];
         for e in all {

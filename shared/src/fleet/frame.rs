@@ -20,13 +20,23 @@ pub enum FrameError {
 }
 
 /// Appends one frame holding `value`.
-pub fn encode_frame<T: Serialize>(value: &T, max: usize, out: &mut Vec<u8>) -> Result<(), FrameError> {
+pub fn encode_frame<T: Serialize>(
+    value: &T,
+    max: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
     let body = postcard::to_stdvec(value).map_err(|e| FrameError::Encode(e.to_string()))?;
     if body.len() > max {
-        return Err(FrameError::TooLarge { len: body.len(), max });
+        return Err(FrameError::TooLarge {
+            len: body.len(),
+            max,
+        });
     }
     // `max` is at most u32::MAX in any sane configuration; refuse otherwise.
-    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge { len: body.len(), max })?;
+    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge {
+        len: body.len(),
+        max,
+    })?;
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&body);
     Ok(())
@@ -42,7 +52,11 @@ pub struct FrameDecoder {
 
 impl FrameDecoder {
     pub fn new(max: usize) -> Self {
-        FrameDecoder { max, buf: Vec::new(), failed: None }
+        FrameDecoder {
+            max,
+            buf: Vec::new(),
+            failed: None,
+        }
     }
 
     pub fn feed(&mut self, data: &[u8]) {
@@ -74,7 +88,8 @@ impl FrameDecoder {
         }
         let result = self.whole_frame_len().and_then(|len| {
             let Some(len) = len else { return Ok(None) };
-            let value = postcard::from_bytes(&self.buf[4..4 + len]).map_err(|e| FrameError::Decode(e.to_string()));
+            let value = postcard::from_bytes(&self.buf[4..4 + len])
+                .map_err(|e| FrameError::Decode(e.to_string()));
             self.buf.drain(..4 + len);
             value.map(Some)
         });
@@ -100,7 +115,8 @@ mod tests {
     fn msg() -> impl Strategy<Value = Msg> {
         prop_oneof![
             any::<u64>().prop_map(Msg::A),
-            (".{0,40}", proptest::collection::vec(any::<u8>(), 0..200)).prop_map(|(text, bytes)| Msg::B { text, bytes }),
+            (".{0,40}", proptest::collection::vec(any::<u8>(), 0..200))
+                .prop_map(|(text, bytes)| Msg::B { text, bytes }),
         ]
     }
 
@@ -108,15 +124,27 @@ mod tests {
     fn over_cap_length_is_refused_from_the_prefix_alone() {
         let mut d = FrameDecoder::new(100);
         d.feed(&1000u32.to_be_bytes());
-        assert_eq!(d.next_frame::<Msg>(), Err(FrameError::TooLarge { len: 1000, max: 100 }));
+        assert_eq!(
+            d.next_frame::<Msg>(),
+            Err(FrameError::TooLarge {
+                len: 1000,
+                max: 100
+            })
+        );
         assert!(d.next_frame::<Msg>().is_err(), "stays failed");
     }
 
     #[test]
     fn encoder_refuses_over_cap_values() {
         let mut out = Vec::new();
-        let big = Msg::B { text: String::new(), bytes: vec![0; 500] };
-        assert!(matches!(encode_frame(&big, 100, &mut out), Err(FrameError::TooLarge { .. })));
+        let big = Msg::B {
+            text: String::new(),
+            bytes: vec![0; 500],
+        };
+        assert!(matches!(
+            encode_frame(&big, 100, &mut out),
+            Err(FrameError::TooLarge { .. })
+        ));
         assert!(out.is_empty());
     }
 

@@ -16,7 +16,11 @@ use hotspot_shared::units::RosDuration;
 use hotspot_tests::sim::{self, FaultSettings, SimConfig};
 
 #[derive(Parser)]
-#[command(name = "bench-routeros", version, about = "Pipelined vs one-at-a-time hotspot-user adds on the simulator")]
+#[command(
+    name = "bench-routeros",
+    version,
+    about = "Pipelined vs one-at-a-time hotspot-user adds on the simulator"
+)]
 struct Args {
     /// Vouchers per run.
     #[arg(long, default_value_t = 10_000)]
@@ -57,15 +61,30 @@ fn users(prefix: &str, n: usize) -> Vec<HotspotUser> {
         .collect()
 }
 
-async fn run(delay: Duration, service: Duration, pipelined: bool, n: usize, window: usize) -> anyhow::Result<Duration> {
+async fn run(
+    delay: Duration,
+    service: Duration,
+    pipelined: bool,
+    n: usize,
+    window: usize,
+) -> anyhow::Result<Duration> {
     let sim = sim::start(SimConfig {
-        faults: FaultSettings { latency: delay, service_time: service, ..FaultSettings::default() },
+        faults: FaultSettings {
+            latency: delay,
+            service_time: service,
+            ..FaultSettings::default()
+        },
         ..SimConfig::local()
     })
     .await?;
     let cfg = SimConfig::local();
     let addr = sim.api_addr();
-    let mut config = RouterConfig::plain(addr.ip().to_string(), addr.port(), &cfg.user, SecretString::new(cfg.password.clone()));
+    let mut config = RouterConfig::plain(
+        addr.ip().to_string(),
+        addr.port(),
+        &cfg.user,
+        SecretString::new(cfg.password.clone()),
+    );
     config.window = window;
     config.command_timeout = Duration::from_secs(120);
     let router = Router::new(config);
@@ -82,7 +101,11 @@ async fn run(delay: Duration, service: Duration, pipelined: bool, n: usize, wind
         }
     }
     let elapsed = start.elapsed();
-    ensure!(sim.user_count() == n, "router holds {} users, expected {n}", sim.user_count());
+    ensure!(
+        sim.user_count() == n,
+        "router holds {} users, expected {n}",
+        sim.user_count()
+    );
     router.close().await;
     sim.shutdown().await;
     Ok(elapsed)
@@ -97,14 +120,28 @@ async fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for &d in &args.delays_ms {
         let delay = Duration::from_secs_f64(d / 1000.0);
-        for (mode, pipelined, n) in [("pipelined", true, args.count), ("one-at-a-time", false, seq_n)] {
+        for (mode, pipelined, n) in [
+            ("pipelined", true, args.count),
+            ("one-at-a-time", false, seq_n),
+        ] {
             eprintln!("running: delay {d} ms, {mode}, {n} vouchers…");
             let elapsed = run(delay, service, pipelined, n, args.window).await?;
-            rows.push(Row { delay_ms: d, mode, vouchers: n, elapsed });
+            rows.push(Row {
+                delay_ms: d,
+                mode,
+                vouchers: n,
+                elapsed,
+            });
         }
     }
-    println!("hotspot-user adds on routeros-sim, service time {} ms/command, window {}", args.service_ms, args.window);
-    println!("{:>9}  {:<14} {:>9} {:>10} {:>12} {:>8}", "delay ms", "mode", "vouchers", "seconds", "vouchers/s", "ratio");
+    println!(
+        "hotspot-user adds on routeros-sim, service time {} ms/command, window {}",
+        args.service_ms, args.window
+    );
+    println!(
+        "{:>9}  {:<14} {:>9} {:>10} {:>12} {:>8}",
+        "delay ms", "mode", "vouchers", "seconds", "vouchers/s", "ratio"
+    );
     for pair in rows.chunks(2) {
         let rate = |r: &Row| r.vouchers as f64 / r.elapsed.as_secs_f64();
         let base = pair.get(1).map(rate).unwrap_or(f64::NAN);

@@ -18,7 +18,11 @@ use hotspot_tests::sim::{self, CustomerConfig, SimConfig};
 use rand::RngExt;
 
 #[derive(Parser)]
-#[command(name = "hotspot-demo", version, about = "Start a demo: a simulated router and the agent probing it")]
+#[command(
+    name = "hotspot-demo",
+    version,
+    about = "Start a demo: a simulated router and the agent probing it"
+)]
 struct Args {
     /// RouterOS API address of the simulated router.
     #[arg(long, default_value = "127.0.0.1:8728")]
@@ -41,14 +45,18 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
 
     let password: String = {
         let mut rng = rand::rng();
-        (0..16).map(|_| char::from(b"abcdefghjkmnpqrstuvwxyz23456789"[rng.random_range(0..31)])).collect()
+        (0..16)
+            .map(|_| char::from(b"abcdefghjkmnpqrstuvwxyz23456789"[rng.random_range(0..31)]))
+            .collect()
     };
     let sim = sim::start(SimConfig {
         listen: args.listen,
@@ -63,20 +71,39 @@ async fn main() -> anyhow::Result<()> {
     .with_context(|| format!("starting the simulated router (is {} or {} in use? choose others with --listen / --api-ssl / --control)", args.listen, args.api_ssl))?;
 
     let api = sim.api_addr();
-    println!("simulated MikroTik router (RouterOS {}):", SimConfig::local().ros_version);
+    println!(
+        "simulated MikroTik router (RouterOS {}):",
+        SimConfig::local().ros_version
+    );
     println!("  API      {api}   user admin   password {password}");
     if let (Some(ssl), Some(pin)) = (sim.api_ssl_addr(), sim.cert_sha256()) {
         println!("  API-SSL  {ssl}   certificate sha256 {}", hex::encode(pin));
     }
     if let Some(control) = sim.control_addr() {
-        println!("  control  {control}   (try: echo reboot | nc {} {})", control.ip(), control.port());
+        println!(
+            "  control  {control}   (try: echo reboot | nc {} {})",
+            control.ip(),
+            control.port()
+        );
     }
 
-    let router = Router::new(RouterConfig::plain(api.ip().to_string(), api.port(), "admin", SecretString::new(password.clone())));
+    let router = Router::new(RouterConfig::plain(
+        api.ip().to_string(),
+        api.port(),
+        "admin",
+        SecretString::new(password.clone()),
+    ));
     let created = router
-        .ensure_profile(&ProfileSpec { name: "1h-2M".into(), rate_limit: Some("2M/5M".into()), shared_users: Some(1) })
+        .ensure_profile(&ProfileSpec {
+            name: "1h-2M".into(),
+            rate_limit: Some("2M/5M".into()),
+            shared_users: Some(1),
+        })
         .await?;
-    println!("\nagent: hotspot profile 1h-2M {}", if created { "created" } else { "already there" });
+    println!(
+        "\nagent: hotspot profile 1h-2M {}",
+        if created { "created" } else { "already there" }
+    );
 
     let spec = CodeSpec::new(None, Some(8))?;
     let users: Vec<HotspotUser> = {
@@ -96,7 +123,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let results = router.add_hotspot_users_pipelined(&users).await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
-    println!("agent: {ok} of {} vouchers created on the router (pipelined)", users.len());
+    println!(
+        "agent: {ok} of {} vouchers created on the router (pipelined)",
+        users.len()
+    );
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         println!("  failed: {e}");
     }
@@ -116,8 +146,12 @@ async fn main() -> anyhow::Result<()> {
         api.port()
     );
     println!("Ctrl-C stops the demo.");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     router.close().await;
-    tokio::time::timeout(Duration::from_secs(5), sim.shutdown()).await.ok();
+    tokio::time::timeout(Duration::from_secs(5), sim.shutdown())
+        .await
+        .ok();
     Ok(())
 }

@@ -66,8 +66,8 @@ pub(crate) struct Shared {
     pub cfg: SimConfig,
     pub router: Mutex<Router>,
     pub faults: Mutex<FaultSettings>,
-    /// The router's one CPU: commands hold it for `service_time`.
-    pub cpu: tokio::sync::Mutex<()>,
+    /// The router's one CPU: the time it is busy until (commands hold it for `service_time`).
+    pub cpu: Mutex<tokio::time::Instant>,
     pub commands_served: AtomicU64,
     pub open_sessions: AtomicUsize,
     /// Bumped by reboot, reset and shutdown: every API session closes when it changes.
@@ -84,6 +84,10 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn router(&self) -> MutexGuard<'_, Router> {
         self.router.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn cpu_busy_until(&self) -> MutexGuard<'_, tokio::time::Instant> {
+        self.cpu.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn faults(&self) -> FaultSettings {
@@ -167,7 +171,7 @@ pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
         cfg,
         router: Mutex::new(router),
         faults: Mutex::new(faults),
-        cpu: tokio::sync::Mutex::new(()),
+        cpu: Mutex::new(tokio::time::Instant::now()),
         commands_served: AtomicU64::new(0),
         open_sessions: AtomicUsize::new(0),
         epoch: watch::Sender::new(0),

@@ -159,6 +159,52 @@ async fn write_replies<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Receiver<
     wr.shutdown().await.ok();
 }
 
+/// What the reading half hands to the executing half.
+enum Inbound {
+    Sentence(Vec<Vec<u8>>, Instant),
+    Malformed(String),
+    Eof,
+    Broken,
+}
+
+/// Sentences waiting to be executed; a full queue stops reading (back-pressure).
+const INBOUND_QUEUE: usize = 1024;
+
+/// Reads and decodes until the stream ends, stamping each sentence with its arrival time.
+async fn read_sentences<R: AsyncRead + Unpin>(mut rd: R, tx: mpsc::Sender<Inbound>) {
+    let mut decoder = Decoder::new(Limits::default());
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) => {
+                tx.send(Inbound::Eof).await.ok();
+                return;
+            }
+            Err(_) => {
+                tx.send(Inbound::Broken).await.ok();
+                return;
+            }
+            Ok(n) => n,
+        };
+        let arrived = Instant::now();
+        decoder.feed(&buf[..n]);
+        loop {
+            let item = match decoder.next_sentence() {
+                Ok(Some(s)) if s.is_empty() => continue, // the manual: empty sentences are ignored
+                Ok(Some(s)) => Inbound::Sentence(s, arrived),
+                Ok(None) => break,
+                Err(e) => {
+                    tx.send(Inbound::Malformed(e.to_string())).await.ok();
+                    return;
+                }
+            };
+            if tx.send(item).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
 enum End {
     /// Queued replies still go out (a `!fatal`, the last replies before `drop_after`).
     Graceful,
@@ -184,47 +230,42 @@ struct Session {
 }
 
 impl Session {
-    async fn run<R: AsyncRead + Unpin>(&mut self, mut rd: R) -> End {
-        let mut decoder = Decoder::new(Limits::default());
-        let mut buf = vec![0u8; READ_BUF];
+    /// Reads and executes until the connection ends. Reading runs beside execution (in the same
+    /// task) so each sentence is stamped with the time it really arrived: the simulated CPU
+    /// queues commands by arrival, as a router does, instead of counting our own read delays.
+    async fn run<R: AsyncRead + Unpin>(&mut self, rd: R) -> End {
+        let (stx, mut srx) = mpsc::channel(INBOUND_QUEUE);
+        let reader = read_sentences(rd, stx);
+        tokio::pin!(reader);
+        let mut reading = true;
         loop {
-            let read = tokio::select! {
-                r = rd.read(&mut buf) => r,
+            let inbound = tokio::select! {
+                _ = &mut reader, if reading => { reading = false; continue; }
+                m = srx.recv() => m,
                 _ = self.epoch.changed() => return End::Abrupt,
                 _ = self.tx.closed() => return End::Abrupt,
             };
-            let n = match read {
+            let (sentence, arrived) = match inbound {
                 // The client is done sending: what it asked for is still answered.
-                Ok(0) => return End::Graceful,
-                Err(_) => return End::Abrupt,
-                Ok(n) => n,
-            };
-            decoder.feed(&buf[..n]);
-            loop {
-                let sentence = match decoder.next_sentence() {
-                    Ok(Some(s)) => s,
-                    Ok(None) => break,
-                    Err(e) => {
-                        self.fatal(&format!("malformed input: {e}")).await;
-                        return End::Graceful;
-                    }
-                };
-                // The manual: empty sentences are ignored.
-                if sentence.is_empty() {
-                    continue;
-                }
-                let next = self.handle(&sentence).await;
-                if self.interrupted || self.epoch.has_changed().unwrap_or(true) {
-                    return End::Abrupt;
-                }
-                if let Next::Close = next {
+                None | Some(Inbound::Eof) => return End::Graceful,
+                Some(Inbound::Broken) => return End::Abrupt,
+                Some(Inbound::Malformed(reason)) => {
+                    self.fatal(&format!("malformed input: {reason}")).await;
                     return End::Graceful;
                 }
+                Some(Inbound::Sentence(s, at)) => (s, at),
+            };
+            let next = self.handle(&sentence, arrived).await;
+            if self.interrupted || self.epoch.has_changed().unwrap_or(true) {
+                return End::Abrupt;
+            }
+            if let Next::Close = next {
+                return End::Graceful;
             }
         }
     }
 
-    async fn handle(&mut self, sentence: &[Vec<u8>]) -> Next {
+    async fn handle(&mut self, sentence: &[Vec<u8>], arrived: Instant) -> Next {
         let req = match Request::parse(sentence) {
             Ok(r) => r,
             Err(e) => {
@@ -233,16 +274,22 @@ impl Session {
             }
         };
         let service_time = self.shared.faults().service_time;
-        let shared = self.shared.clone();
-        let cpu = if service_time.is_zero() {
-            None
-        } else {
-            let guard = shared.cpu.lock().await;
-            tokio::time::sleep(service_time).await;
-            Some(guard)
-        };
+        // When the command finished on the simulated CPU: the basis of the reply's due time.
+        let mut processed = Instant::now();
+        if !service_time.is_zero() {
+            // The router's one CPU: a command starts when it has arrived and the CPU is free,
+            // and holds the CPU for `service_time`. Completion times chain from the previous
+            // one, so timer granularity never accumulates into a slower CPU than configured.
+            let done_at = {
+                let mut busy_until = self.shared.cpu_busy_until();
+                let done_at = (*busy_until).max(arrived) + service_time;
+                *busy_until = done_at;
+                done_at
+            };
+            tokio::time::sleep_until(done_at).await;
+            processed = done_at;
+        }
         let (replies, mut next) = self.execute(&req);
-        drop(cpu);
         self.answered += 1;
         self.shared.commands_served.fetch_add(1, Ordering::Relaxed);
         let dropping = self.drop_after.is_some_and(|n| self.answered >= n);
@@ -254,8 +301,13 @@ impl Session {
             next = Next::Close;
         }
         let tag = req.tag().map(<[u8]>::to_vec);
-        self.send(replies, tag.as_deref(), matches!(next, Next::Close))
-            .await;
+        self.send(
+            replies,
+            tag.as_deref(),
+            matches!(next, Next::Close),
+            processed,
+        )
+        .await;
         next
     }
 
@@ -286,12 +338,19 @@ impl Session {
 
     async fn fatal(&mut self, reason: &str) {
         tracing::debug!(reason, "closing session with !fatal");
-        self.send(vec![Reply::fatal(reason)], None, true).await;
+        self.send(vec![Reply::fatal(reason)], None, true, Instant::now())
+            .await;
     }
 
-    /// Encodes replies (tagged) into chunks and queues them with their due time.
-    async fn send(&mut self, replies: Vec<Reply>, tag: Option<&[u8]>, close_after: bool) {
-        let due = Instant::now() + self.shared.faults().latency;
+    /// Encodes replies (tagged) into chunks and queues them, due `latency` after `processed`.
+    async fn send(
+        &mut self,
+        replies: Vec<Reply>,
+        tag: Option<&[u8]>,
+        close_after: bool,
+        processed: Instant,
+    ) {
+        let due = processed + self.shared.faults().latency;
         let mut bytes = Vec::new();
         let count = replies.len();
         if count == 0 && close_after {
