@@ -19,6 +19,7 @@ pub mod error;
 pub mod files;
 pub mod inspect;
 pub mod issue;
+pub mod keyfile;
 pub mod revocation;
 pub mod site;
 pub mod tls;
@@ -33,6 +34,10 @@ pub use inspect::{
 };
 pub use issue::{
     ControllerCert, DEFAULT_AGENT_CERT_VALIDITY, DEFAULT_CONTROLLER_CERT_VALIDITY, IssuedCert,
+};
+pub use keyfile::{
+    KeyFileError, create_next_key, keyring_from_files, load_keyring, load_or_create,
+    load_or_create_from_env, load_or_create_keyring, resolve_key_path,
 };
 pub use revocation::{Revocations, Serial, SharedRevocations};
 pub use site::{SiteId, SiteIdError};

@@ -4,7 +4,9 @@
 //! That keeps the hard logic (wire codecs, unit parsing) testable without a network,
 //! the way `quinn-proto` keeps QUIC's state machine apart from `quinn`'s IO.
 
+pub mod domain;
 pub mod fleet;
 pub mod routeros;
+pub mod secretbox;
 pub mod units;
 pub mod voucher;

@@ -494,6 +494,29 @@ impl fmt::Display for RosDuration {
 }
 
 /// Parses the wire form, as [`RosDuration::parse`].
+/// JSON and other human-readable formats carry the RouterOS text (`"1h30m"`, and on input any
+/// form [`RosDuration::parse_human`] takes); compact formats (postcard) carry the seconds.
+impl serde::Serialize for RosDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_u64(self.0)
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RosDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            RosDuration::parse_human(&s).map_err(serde::de::Error::custom)
+        } else {
+            u64::deserialize(d).map(RosDuration)
+        }
+    }
+}
+
 impl FromStr for RosDuration {
     type Err = UnitError;
 
@@ -1250,5 +1273,21 @@ mod tests {
             }
             let _ = ByteCount::parse_human(&input);
         }
+    }
+
+    #[test]
+    fn serde_is_text_in_json_and_seconds_in_postcard() {
+        let d = RosDuration::from_secs(5400);
+        assert_eq!(serde_json::to_string(&d).expect("encodes"), r#""1h30m""#);
+        assert_eq!(
+            serde_json::from_str::<RosDuration>(r#""90 min""#).expect("decodes"),
+            d
+        );
+        assert!(serde_json::from_str::<RosDuration>(r#""soon""#).is_err());
+        let bytes = postcard::to_stdvec(&d).expect("encodes");
+        assert_eq!(
+            postcard::from_bytes::<RosDuration>(&bytes).expect("decodes"),
+            d
+        );
     }
 }

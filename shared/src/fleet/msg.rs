@@ -1,0 +1,162 @@
+//! The payloads of the fleet link: commands (controller → agent, durable), events
+//! (agent → controller, durable), and queries with their answers (request/response with a
+//! deadline, not durable).
+//!
+//! Router credentials never travel in a durable message: they would rest in a sled outbox in
+//! plain text. They go in [`Query::SetRouter`] / [`Query::TestRouter`], which exist only in
+//! memory and inside TLS; the agent seals them at rest under its own key.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    ActiveSession, HealthSample, Money, Package, PackageId, ProfileSpec, RemovalReason,
+    RouterFailure, RouterId, RouterInfo, RouterSpec, StaffId, UsageSample, VoucherUser,
+};
+
+/// Most vouchers in one [`Command::CreateVouchers`] (keeps frames far below the cap).
+pub const MAX_VOUCHERS_PER_COMMAND: usize = 500;
+/// Most usage samples in one [`Event::Usage`].
+pub const MAX_SAMPLES_PER_EVENT: usize = 1000;
+
+/// Controller → agent, durable and applied exactly once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Create these hotspot users (the profile first, if missing). Idempotent on the agent.
+    CreateVouchers {
+        router: RouterId,
+        profile: ProfileSpec,
+        vouchers: Vec<VoucherUser>,
+    },
+    /// Remove a voucher's hotspot user and kick its sessions.
+    RemoveVoucher {
+        router: RouterId,
+        code: String,
+        reason: RemovalReason,
+    },
+    /// Forget a router (its queue and desired state go with it).
+    RemoveRouter { router: RouterId },
+    /// The package catalogue, for issuance at the site.
+    Catalogue { packages: Vec<Package> },
+    /// Staff who may sell at this site, with Argon2id hashes (never passwords).
+    StaffDirectory { staff: Vec<StaffEntry> },
+    /// Code space for vouchers made at the site: codes start with `prefix`.
+    CodeGrant { prefix: String },
+    /// Read usage and users now instead of at the next interval.
+    SyncNow { router: Option<RouterId> },
+}
+
+/// A staff member as the agent's local page needs them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffEntry {
+    pub id: StaffId,
+    pub username: String,
+    /// PHC string of an Argon2id hash.
+    pub password_hash: String,
+    pub routers: Vec<RouterId>,
+    pub disabled: bool,
+}
+
+/// Agent → controller, durable and applied exactly once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// The voucher is on the router (created now, or found identical).
+    Applied {
+        router: RouterId,
+        code: String,
+        at: i64,
+    },
+    /// The router refused it; `conflict` when a different user of that name exists.
+    Failed {
+        router: RouterId,
+        code: String,
+        reason: String,
+        conflict: bool,
+        at: i64,
+    },
+    /// The voucher's user was removed from the router.
+    Removed {
+        router: RouterId,
+        code: String,
+        reason: RemovalReason,
+        at: i64,
+    },
+    /// A voucher sold at the site.
+    IssuedAtSite(SiteVoucher),
+    /// Usage of the vouchers on a router.
+    Usage {
+        router: RouterId,
+        at: i64,
+        samples: Vec<UsageSample>,
+    },
+    Health {
+        router: RouterId,
+        sample: HealthSample,
+    },
+    Info {
+        router: RouterId,
+        info: RouterInfo,
+    },
+    /// What the agent found on the router that does not match its desired state.
+    Drift {
+        router: RouterId,
+        at: i64,
+        unknown: Vec<String>,
+        restored: Vec<String>,
+    },
+    /// The agent cannot reach the router.
+    RouterDown {
+        router: RouterId,
+        failure: RouterFailure,
+        at: i64,
+    },
+}
+
+/// A voucher issued at the site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteVoucher {
+    pub router: RouterId,
+    pub package: PackageId,
+    pub staff: StaffId,
+    pub code: String,
+    pub password: String,
+    pub price: Money,
+    pub issued_at: i64,
+}
+
+/// Questions either side may ask with a deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Query {
+    /// Connect to this router now and report what it is (nothing is stored).
+    TestRouter(RouterSpec),
+    /// Store (or replace) this router's connection settings.
+    SetRouter(RouterSpec),
+    RouterInfo {
+        router: RouterId,
+    },
+    Stats {
+        router: RouterId,
+    },
+    ActiveUsers {
+        router: RouterId,
+    },
+    Kick {
+        router: RouterId,
+        session: String,
+    },
+    /// Sync now and answer with the usage read.
+    Sync {
+        router: RouterId,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Answer {
+    Tested(RouterInfo),
+    Stored,
+    Info(RouterInfo),
+    Stats(HealthSample),
+    Active(Vec<ActiveSession>),
+    Kicked,
+    Synced { samples: usize },
+    Failed(RouterFailure),
+}
