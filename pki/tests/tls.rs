@@ -265,3 +265,13 @@ fn shared_types_are_send_and_sync() {
     assert_send_sync::<SharedRevocations>();
     assert_send_sync::<hotspot_pki::PkiError>();
 }
+
+/// A resumed TLS 1.3 session restores the client certificate without calling the verifier, so
+/// the controller's config must never resume: no tickets, no session cache.
+#[test]
+fn controller_config_never_resumes_sessions() {
+    let f = fleet();
+    assert_eq!(f.server.send_tls13_tickets, 0);
+    assert!(!f.server.session_storage.can_cache());
+    assert!(!f.server.session_storage.put(vec![1], vec![2]));
+}

@@ -71,6 +71,10 @@ pub fn controller_server_config(
         .with_client_cert_verifier(client_verifier)
         .with_single_cert(server_chain, server_key)?;
     config.alpn_protocols = alpn_list(alpn);
+    // No TLS session resumption: a resumed session restores the client certificate without
+    // asking the verifier again, so a revoked or expired agent would get back in on a ticket.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     Ok(config)
 }
 

@@ -1,0 +1,298 @@
+//! The controller's endpoint: accepts agents, names each by its certificate, and offers the
+//! typed API the controller uses (`send` a command to a site, `request` with a deadline,
+//! status, revocation, shutdown).
+//!
+//! Invariants enforced here:
+//! - **Identity from the certificate only**: the site of a connection is `site_id_from_cert`
+//!   of the verified client certificate; no message carries a site id.
+//! - **Unauthenticated connections may only enroll** ([`mod@crate::enroll`]).
+//! - **Revocation is immediate**: `revoke` adds the serial to the set the TLS verifier reads
+//!   on each handshake, then closes open connections with that serial; a connection registers
+//!   before re-checking the set, so one racing the revocation is closed too. TLS session
+//!   resumption is off: rustls does not re-run the client verifier on a resumed session.
+//! - **No connection outlives its certificate**: the sweep closes it after `not_after`.
+//! - **One connection per site**: a newer one replaces the older one.
+//! - **No task leaks**: each connection is one task in the accept loop's `JoinSet`; its reader,
+//!   writer and request tasks live inside it.
+//!
+//! The accepting side (handshake, dispatch to enrollment or a session) is in `accept`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use hotspot_pki::{
+    FleetClientVerifier, Serial, SharedRevocations, SiteId, controller_server_config,
+};
+use hotspot_shared::fleet::ALPN;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::sync::{Semaphore, broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::Payload;
+use crate::config::{LinkConfig, ServerConfig};
+use crate::error::LinkError;
+use crate::hooks::{ControlHooks, DynResponder, Responder};
+use crate::inbox::{Inbound, Inbox};
+use crate::outbox::Outbox;
+use crate::peer::PeerId;
+use crate::registry::{Registry, SiteEvent, SiteStatus};
+use crate::wire::{CloseCode, LinkRequest, LinkResponse};
+
+mod accept;
+
+/// The controller's certificate and what it trusts.
+pub struct ServerTls {
+    /// The controller's chain: leaf, then the fleet CA (enrolling agents pin the CA in it).
+    pub cert_chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+    /// The fleet CA client certificates must chain to.
+    pub ca: CertificateDer<'static>,
+    /// The revocation set; the link reads it on every handshake and adds to it in `revoke`.
+    pub revocations: SharedRevocations,
+}
+
+/// The controller's end of the link: a cheap, cloneable handle. Call [`LinkServer::shutdown`]
+/// to stop it; dropping handles does not.
+pub struct LinkServer<Cmd, Evt, Q, R> {
+    inner: Arc<Inner<Evt, Q, R>>,
+    _cmd: PhantomData<fn(Cmd)>,
+}
+
+impl<Cmd, Evt, Q, R> Clone for LinkServer<Cmd, Evt, Q, R> {
+    fn clone(&self) -> Self {
+        LinkServer {
+            inner: self.inner.clone(),
+            _cmd: PhantomData,
+        }
+    }
+}
+
+struct Inner<Evt, Q, R> {
+    config: ServerConfig,
+    link: Arc<LinkConfig>,
+    db: sled::Db,
+    endpoint: quinn::Endpoint,
+    inbox: Arc<Inbox<Evt>>,
+    responder: Arc<dyn DynResponder<Q, R>>,
+    control: ControlHooks,
+    revocations: SharedRevocations,
+    registry: Registry<Q, R>,
+    outboxes: Mutex<HashMap<SiteId, Arc<Outbox>>>,
+    next_conn: AtomicU64,
+    enrollments: Semaphore,
+    shutdown: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q, R> {
+    /// Binds the endpoint and starts accepting agents. `db` is shared with the caller (tree
+    /// names of the link start with `link/`).
+    pub async fn start(
+        config: ServerConfig,
+        db: &sled::Db,
+        tls: ServerTls,
+        inbound: impl Inbound<Evt>,
+        responder: impl Responder<Q, R>,
+        control: ControlHooks,
+    ) -> Result<Self, LinkError> {
+        config.link.validate()?;
+        let tls_err = |e: hotspot_pki::PkiError| LinkError::Tls(e.to_string());
+        let verifier = FleetClientVerifier::new(&tls.ca, tls.revocations.clone())
+            .map_err(tls_err)?
+            .allow_unauthenticated();
+        // Built without TLS session resumption (see `controller_server_config`): every handshake
+        // meets the verifier, so revoked and expired certificates stay out.
+        let rustls = controller_server_config(tls.cert_chain, tls.key, Arc::new(verifier), &[ALPN])
+            .map_err(tls_err)?;
+        let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(rustls)
+            .map_err(|e| LinkError::Tls(e.to_string()))?;
+        let mut quic = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+        quic.transport_config(config.link.transport(true)?);
+        let endpoint = quinn::Endpoint::server(quic, config.listen)?;
+        let inner = Arc::new(Inner {
+            link: Arc::new(config.link.clone()),
+            db: db.clone(),
+            endpoint,
+            inbox: Arc::new(Inbox::open(db, Arc::new(inbound))?),
+            responder: Arc::new(responder),
+            control,
+            revocations: tls.revocations,
+            registry: Registry::new(),
+            outboxes: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(1),
+            enrollments: Semaphore::new(config.max_enrollments),
+            shutdown: watch::Sender::new(false),
+            tasks: Mutex::new(Vec::new()),
+            config,
+        });
+        let accept = tokio::spawn(inner.clone().accept_loop());
+        let sweep = tokio::spawn(inner.clone().sweep_loop());
+        inner
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend([accept, sweep]);
+        tracing::info!(addr = ?inner.endpoint.local_addr().ok(), "fleet link listening");
+        Ok(LinkServer {
+            inner,
+            _cmd: PhantomData,
+        })
+    }
+
+    /// The UDP address the endpoint is bound to.
+    pub fn local_addr(&self) -> Result<SocketAddr, LinkError> {
+        Ok(self.inner.endpoint.local_addr()?)
+    }
+
+    /// Queues a command for `site`; returns its sequence number once it is durable.
+    pub async fn send(&self, site: &SiteId, cmd: &Cmd) -> Result<u64, LinkError> {
+        self.inner.outbox(site)?.push(cmd).await
+    }
+
+    /// Queues commands in order, all or none, with one flush.
+    pub async fn send_batch(&self, site: &SiteId, cmds: &[Cmd]) -> Result<Vec<u64>, LinkError> {
+        self.inner.outbox(site)?.push_batch(cmds).await
+    }
+
+    /// Asks the connected `site` and waits for the answer until `deadline`. Fails at once with
+    /// `Offline` when the site is not connected.
+    pub async fn request(
+        &self,
+        site: &SiteId,
+        request: Q,
+        deadline: Duration,
+    ) -> Result<R, LinkError> {
+        let channel = self
+            .inner
+            .registry
+            .channel(site)
+            .ok_or_else(|| LinkError::Offline {
+                peer: format!("site {site}"),
+            })?;
+        match channel.request(LinkRequest::App(request), deadline).await? {
+            LinkResponse::App(r) => Ok(r),
+            LinkResponse::Failed(reason) => Err(LinkError::Denied(reason)),
+            LinkResponse::Renewed { .. } => Err(LinkError::Protocol(
+                "a certificate where an answer was expected".into(),
+            )),
+        }
+    }
+
+    /// Link status of `site`.
+    pub fn site_status(&self, site: &SiteId) -> Result<SiteStatus, LinkError> {
+        let outbox = self.inner.outbox(site)?;
+        let (online, connected_since, last_seen) = self
+            .inner
+            .registry
+            .liveness(site, self.inner.config.offline_after);
+        Ok(SiteStatus {
+            online,
+            connected_since,
+            last_seen,
+            outbox_len: outbox.len(),
+            outbox_max: outbox.max(),
+        })
+    }
+
+    /// Every site the link knows: connected now, or with link state on disk.
+    pub fn sites(&self) -> Result<Vec<SiteId>, LinkError> {
+        let mut sites: BTreeSet<SiteId> = self.inner.registry.connected().into_iter().collect();
+        let meta = self.inner.db.open_tree("link/outbox-meta")?;
+        let inbox = self.inner.db.open_tree("link/inbox")?;
+        let keys = meta.iter().keys().chain(inbox.iter().keys());
+        for key in keys {
+            let key = key?;
+            let key = String::from_utf8_lossy(&key);
+            let name = key
+                .strip_prefix("last/")
+                .or_else(|| key.strip_prefix("acked/"))
+                .unwrap_or(&key);
+            if let Some(site) = name.strip_prefix("site/").and_then(|s| s.parse().ok()) {
+                sites.insert(site);
+            }
+        }
+        Ok(sites.into_iter().collect())
+    }
+
+    /// Sites with an open connection.
+    pub fn connected_sites(&self) -> Vec<SiteId> {
+        self.inner.registry.connected()
+    }
+
+    /// Site online/offline events.
+    pub fn events(&self) -> broadcast::Receiver<SiteEvent> {
+        self.inner.registry.subscribe()
+    }
+
+    /// Revokes certificate `serial`: refused from the next handshake on, and any open
+    /// connection using it is closed now with reason "revoked". Returns how many were closed.
+    /// (Persisting the revocation is the caller's job.)
+    pub fn revoke(&self, serial: &Serial) -> usize {
+        self.inner
+            .revocations
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .revoke(serial.clone());
+        self.inner
+            .registry
+            .close_serial(serial, CloseCode::Revoked, "revoked")
+    }
+
+    /// Revokes the certificate `site` is connected with, and closes that connection. Returns
+    /// the serial, or `None` when the site is not connected (revoke by serial then).
+    pub fn revoke_site(&self, site: &SiteId) -> Option<Serial> {
+        let serial = self.inner.registry.serial(site)?;
+        self.revoke(&serial);
+        Some(serial)
+    }
+
+    /// Closes `site`'s connection with `reason`; the agent will reconnect. Returns whether one
+    /// was open.
+    pub fn disconnect(&self, site: &SiteId, reason: &str) -> bool {
+        self.inner
+            .registry
+            .close_site(site, CloseCode::Normal, reason)
+            .is_some()
+    }
+
+    /// Closes every connection with a reason, stops accepting, and flushes sled.
+    pub async fn shutdown(&self) -> Result<(), LinkError> {
+        let inner = &self.inner;
+        inner.shutdown.send_replace(true);
+        inner
+            .registry
+            .close_all(CloseCode::Shutdown, "controller shutting down");
+        inner
+            .endpoint
+            .close(CloseCode::Shutdown.to_varint(), b"controller shutting down");
+        let tasks =
+            std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for task in tasks {
+            let _ = task.await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), inner.endpoint.wait_idle()).await;
+        inner.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+impl<Evt: Payload, Q: Payload, R: Payload> Inner<Evt, Q, R> {
+    fn outbox(&self, site: &SiteId) -> Result<Arc<Outbox>, LinkError> {
+        let mut map = self.outboxes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(o) = map.get(site) {
+            return Ok(o.clone());
+        }
+        let outbox = Arc::new(Outbox::open(
+            &self.db,
+            &PeerId::Site(site.clone()),
+            self.link.max_outbox_entries,
+            self.link.max_frame_len,
+        )?);
+        map.insert(site.clone(), outbox.clone());
+        Ok(outbox)
+    }
+}
