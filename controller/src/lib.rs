@@ -2,3 +2,9 @@
 //!
 //! Empty until the controller issue fills it; the crate exists so the workspace
 //! has its final shape.
+
+pub mod store;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod metrics;

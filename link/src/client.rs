@@ -23,6 +23,7 @@ use crate::Payload;
 use crate::backoff::full_jitter;
 use crate::channel::Channel;
 use crate::config::{ClientConfig, LinkConfig};
+use crate::durable::Flusher;
 use crate::error::LinkError;
 use crate::hooks::Responder;
 use crate::inbox::{Inbound, Inbox};
@@ -86,7 +87,7 @@ struct State<Q, R> {
 
 struct Inner<Cmd, Q, R> {
     config: ClientConfig,
-    db: sled::Db,
+    flusher: Arc<Flusher>,
     endpoint: quinn::Endpoint,
     parts: Parts<Cmd, Q, R>,
     ca: CertificateDer<'static>,
@@ -139,22 +140,24 @@ impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q,
         let quic = quic_config(&config.link, &tls.ca, tls.cert_chain, tls.key)?;
         let endpoint = quinn::Endpoint::client(bind_addr_for(config.controller))?;
         let link = Arc::new(config.link.clone());
+        let flusher = Arc::new(Flusher::new(db.clone()));
         let parts = Parts {
             peer: PeerId::Controller,
             outbox: Arc::new(Outbox::open(
                 db,
+                flusher.clone(),
                 &PeerId::Controller,
                 link.max_outbox_entries,
                 link.max_frame_len,
             )?),
-            inbox: Arc::new(Inbox::open(db, Arc::new(inbound))?),
+            inbox: Arc::new(Inbox::open(db, flusher.clone(), Arc::new(inbound))?),
             responder: Arc::new(responder),
             renewer: None,
             config: link,
         };
         let inner = Arc::new(Inner {
             config,
-            db: db.clone(),
+            flusher,
             endpoint,
             parts,
             ca: tls.ca,
@@ -303,7 +306,7 @@ impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q,
             let _ = task.await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), inner.endpoint.wait_idle()).await;
-        inner.db.flush_async().await?;
+        inner.flusher.flush().await?;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
+use crate::durable::Flusher;
 use crate::error::{ApplyError, LinkError};
 use crate::outbox::{seq_key, seq_of};
 use crate::peer::PeerId;
@@ -76,17 +77,27 @@ enum Abort {
 
 /// The link's side of receiving: the seq tree plus the application hook.
 pub(crate) struct Inbox<D> {
+    flusher: Arc<Flusher>,
     seqs: sled::Tree,
     all: Vec<sled::Tree>,
     app: Arc<dyn Inbound<D>>,
 }
 
 impl<D: 'static> Inbox<D> {
-    pub(crate) fn open(db: &sled::Db, app: Arc<dyn Inbound<D>>) -> Result<Self, LinkError> {
+    pub(crate) fn open(
+        db: &sled::Db,
+        flusher: Arc<Flusher>,
+        app: Arc<dyn Inbound<D>>,
+    ) -> Result<Self, LinkError> {
         let seqs = db.open_tree("link/inbox")?;
         let mut all = vec![seqs.clone()];
         all.extend(app.trees());
-        Ok(Inbox { seqs, all, app })
+        Ok(Inbox {
+            flusher,
+            seqs,
+            all,
+            app,
+        })
     }
 
     /// Highest sequence number applied from `peer` (0 if none).
@@ -132,7 +143,7 @@ impl<D: 'static> Inbox<D> {
 
     /// Makes every applied message durable; call before acknowledging.
     pub(crate) async fn flush(&self) -> Result<(), LinkError> {
-        self.seqs.flush_async().await?;
+        self.flusher.flush().await?;
         Ok(())
     }
 }
@@ -171,7 +182,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = sled::open(dir.path()).expect("opens");
         let rec = RecordingInbox::open(&db, "rec").expect("tree");
-        let inbox: Inbox<String> = Inbox::open(&db, Arc::new(rec.clone())).expect("opens");
+        let inbox: Inbox<String> = Inbox::open(
+            &db,
+            Arc::new(Flusher::new(db.clone())),
+            Arc::new(rec.clone()),
+        )
+        .expect("opens");
         let peer = PeerId::Controller;
         let body = "x".to_string();
         assert_eq!(
@@ -210,8 +226,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = sled::open(dir.path()).expect("opens");
         let tree = db.open_tree("picky").expect("tree");
-        let inbox: Inbox<String> =
-            Inbox::open(&db, Arc::new(Picky { tree: tree.clone() })).expect("opens");
+        let inbox: Inbox<String> = Inbox::open(
+            &db,
+            Arc::new(Flusher::new(db.clone())),
+            Arc::new(Picky { tree: tree.clone() }),
+        )
+        .expect("opens");
         let peer = PeerId::Controller;
         assert_eq!(
             inbox.offer(&peer, 1, &"good".to_string()).expect("applies"),

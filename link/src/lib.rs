@@ -26,6 +26,7 @@
 pub mod backoff;
 pub mod client;
 pub mod config;
+pub mod durable;
 pub mod enroll;
 pub mod error;
 pub mod hooks;
@@ -42,6 +43,7 @@ mod session;
 
 pub use client::{ClientTls, LinkClient, LinkState};
 pub use config::{ClientConfig, LinkConfig, ServerConfig};
+pub use durable::Flusher;
 pub use enroll::enroll;
 pub use error::{ApplyError, LinkError};
 pub use hooks::{ControlHooks, EnrollRefusal, Enroller, RefuseRequests, Renewer, Responder};

@@ -7,7 +7,7 @@
 //! the peer acknowledged (`acked/<peer>`, to recognise a peer that lost its state).
 //!
 //! Invariants, and where they hold:
-//! - **Durable before the wire**: [`Outbox::push_batch`] flushes sled (one `flush_async` per
+//! - **Durable before the wire**: [`Outbox::push_batch`] flushes sled (one group-committed flush per
 //!   batch: group commit) and only then raises the `durable` watermark; sessions send only
 //!   entries at or below it. A crash can therefore never reuse a number the peer has seen.
 //! - **Deleted only on ack**: entries leave the tree only in `Outbox::ack`, called for the
@@ -15,6 +15,7 @@
 //!   its own flush.
 //! - **Bounded**: at most `max` entries; beyond, `OutboxFull` and nothing is written.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
@@ -22,6 +23,7 @@ use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 use tokio::sync::watch;
 
+use crate::durable::Flusher;
 use crate::error::LinkError;
 use crate::peer::PeerId;
 
@@ -31,6 +33,7 @@ pub(crate) const DATA_OVERHEAD: usize = 16;
 /// One peer's outbox.
 #[derive(Debug)]
 pub struct Outbox {
+    flusher: Arc<Flusher>,
     peer: String,
     entries: sled::Tree,
     meta: sled::Tree,
@@ -62,6 +65,7 @@ impl Outbox {
     /// Opens (or creates) the outbox for `peer` in `db`; `max_frame` bounds each message.
     pub fn open(
         db: &sled::Db,
+        flusher: Arc<Flusher>,
         peer: &PeerId,
         max: u64,
         max_frame: usize,
@@ -75,6 +79,7 @@ impl Outbox {
             peer: key,
             entries,
             meta,
+            flusher,
             max,
             max_body: max_frame.saturating_sub(DATA_OVERHEAD),
         };
@@ -163,7 +168,7 @@ impl Outbox {
                 return Err(e.into());
             }
         };
-        self.entries.flush_async().await?;
+        self.flusher.flush().await?;
         let newest = last + n;
         self.durable.send_if_modified(|d| {
             let raise = newest > *d;
@@ -272,7 +277,8 @@ mod tests {
 
     fn open(dir: &std::path::Path, max: u64) -> (sled::Db, Outbox) {
         let db = sled::open(dir).expect("opens");
-        let outbox = Outbox::open(&db, &PeerId::Controller, max, 1024).expect("opens");
+        let flusher = Arc::new(Flusher::new(db.clone()));
+        let outbox = Outbox::open(&db, flusher, &PeerId::Controller, max, 1024).expect("opens");
         (db, outbox)
     }
 

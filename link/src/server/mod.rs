@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 
 use crate::Payload;
 use crate::config::{LinkConfig, ServerConfig};
+use crate::durable::Flusher;
 use crate::error::LinkError;
 use crate::hooks::{ControlHooks, DynResponder, Responder};
 use crate::inbox::{Inbound, Inbox};
@@ -75,6 +76,7 @@ struct Inner<Evt, Q, R> {
     config: ServerConfig,
     link: Arc<LinkConfig>,
     db: sled::Db,
+    flusher: Arc<Flusher>,
     endpoint: quinn::Endpoint,
     inbox: Arc<Inbox<Evt>>,
     responder: Arc<dyn DynResponder<Q, R>>,
@@ -113,11 +115,13 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
         let mut quic = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         quic.transport_config(config.link.transport(true)?);
         let endpoint = quinn::Endpoint::server(quic, config.listen)?;
+        let flusher = Arc::new(Flusher::new(db.clone()));
         let inner = Arc::new(Inner {
             link: Arc::new(config.link.clone()),
             db: db.clone(),
+            flusher: flusher.clone(),
             endpoint,
-            inbox: Arc::new(Inbox::open(db, Arc::new(inbound))?),
+            inbox: Arc::new(Inbox::open(db, flusher, Arc::new(inbound))?),
             responder: Arc::new(responder),
             control,
             revocations: tls.revocations,
@@ -275,7 +279,7 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
             let _ = task.await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), inner.endpoint.wait_idle()).await;
-        inner.db.flush_async().await?;
+        inner.flusher.flush().await?;
         Ok(())
     }
 }
@@ -288,6 +292,7 @@ impl<Evt: Payload, Q: Payload, R: Payload> Inner<Evt, Q, R> {
         }
         let outbox = Arc::new(Outbox::open(
             &self.db,
+            self.flusher.clone(),
             &PeerId::Site(site.clone()),
             self.link.max_outbox_entries,
             self.link.max_frame_len,
