@@ -1,10 +1,18 @@
 //! The central controller: voucher ledger, web API, fleet endpoint, jobs.
 //!
-//! Empty until the controller issue fills it; the crate exists so the workspace
-//! has its final shape.
+//! - [`store`]: the ledger (sled behind a trait); everything durable lives there.
+//! - [`auth`]: passwords, sessions, CSRF, login throttling, role policy.
+//! - [`api`]: the JSON API under `/api` (and `/healthz`, `/metrics`), OpenAPI from the code.
+//! - [`fleet`]: the controller's end of the fleet link: enrollment, renewal, events into the
+//!   ledger, requests to agents with deadlines.
+//! - [`jobs`]: usage sync, health, the daily reconciliation report.
+//! - [`app`]: the shared state the above hang off.
 
-pub mod store;
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod config;
+pub mod fleet;
+pub mod jobs;
 pub mod metrics;
+pub mod store;

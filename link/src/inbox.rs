@@ -141,6 +141,13 @@ impl<D: 'static> Inbox<D> {
         }
     }
 
+    /// Forgets what was applied from `peer`: its next message is number 1 again. Only for a
+    /// peer whose link state restarted (see `Outbox::restart_numbering`).
+    pub(crate) fn forget(&self, peer: &PeerId) -> Result<(), LinkError> {
+        self.seqs.remove(peer.storage_key())?;
+        Ok(())
+    }
+
     /// Makes every applied message durable; call before acknowledging.
     pub(crate) async fn flush(&self) -> Result<(), LinkError> {
         self.flusher.flush().await?;

@@ -248,6 +248,44 @@ impl Outbox {
         Ok(removed)
     }
 
+    /// Starts the numbering over, for a peer whose link state is gone (an agent enrolled
+    /// again, with a new or wiped data directory): entries not yet acknowledged keep their
+    /// order and are renumbered from 1; nothing acknowledged comes back. One transaction, then
+    /// a flush. The caller disconnects the peer first. Returns how many entries are pending.
+    pub async fn restart_numbering(&self) -> Result<u64, LinkError> {
+        let (last_key, acked_key) = (self.last_key(), self.acked_key());
+        let pending = loop {
+            let seen_last = self.last_seq()?;
+            let pending = self.entries.iter().collect::<Result<Vec<_>, _>>()?;
+            let result = (&self.entries, &self.meta).transaction(|(entries, meta)| {
+                let last = opt_seq(meta.get(last_key.as_bytes())?)
+                    .map_err(ConflictableTransactionError::Abort)?;
+                if last != seen_last {
+                    // A push landed since we read the entries: read again.
+                    return Ok(false);
+                }
+                for (k, _) in &pending {
+                    entries.remove(k)?;
+                }
+                for (i, (_, v)) in pending.iter().enumerate() {
+                    entries.insert(&seq_key(i as u64 + 1), v.clone())?;
+                }
+                meta.insert(last_key.as_bytes(), &seq_key(pending.len() as u64))?;
+                meta.insert(acked_key.as_bytes(), &seq_key(0))?;
+                Ok(true)
+            });
+            match result {
+                Ok(true) => break pending.len() as u64,
+                Ok(false) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        self.flusher.flush().await?;
+        self.len.store(pending, Ordering::Relaxed);
+        self.durable.send_replace(pending);
+        Ok(pending)
+    }
+
     /// Checks the `last_received` of the peer's Hello against what we sent and what it acked.
     /// An error is a lost or restored state on one side: resending cannot fix it.
     pub(crate) fn check_peer_position(&self, last_received: u64) -> Result<(), String> {
@@ -341,5 +379,27 @@ mod tests {
         assert!(o.check_peer_position(3).is_ok());
         assert!(o.check_peer_position(4).unwrap_err().contains("restored"));
         assert!(o.check_peer_position(1).unwrap_err().contains("lost"));
+    }
+
+    #[tokio::test]
+    async fn restart_numbering_keeps_pending_entries_in_order_from_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, o) = open(dir.path(), 10);
+        o.push_batch(&["a", "b", "c", "d"]).await.expect("pushes");
+        o.ack(2).expect("acks");
+        assert_eq!(o.restart_numbering().await.expect("restarts"), 2);
+        assert_eq!(
+            (o.last_seq().expect("reads"), o.acked().expect("reads")),
+            (2, 0)
+        );
+        let bodies: Vec<(u64, String)> = o
+            .read(1, 10, 10)
+            .expect("reads")
+            .into_iter()
+            .map(|(seq, v)| (seq, postcard::from_bytes::<String>(&v).expect("decodes")))
+            .collect();
+        assert_eq!(bodies, vec![(1, "c".to_string()), (2, "d".to_string())]);
+        assert_eq!(o.check_peer_position(0), Ok(()));
+        assert_eq!(o.push(&"e").await.expect("pushes"), 3);
     }
 }

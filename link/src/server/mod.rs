@@ -256,6 +256,16 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
 
     /// Closes `site`'s connection with `reason`; the agent will reconnect. Returns whether one
     /// was open.
+    /// Starts the site's link numbering over, both ways: for a site whose agent enrolled
+    /// again and so has no link state (a replaced device, a wiped data directory). Its
+    /// connection is closed; commands it had not acknowledged stay queued, renumbered from 1.
+    /// The agent does the same on its side when it enrolls ([`crate::reset_controller_state`]).
+    pub async fn reset_site(&self, site: &SiteId) -> Result<u64, LinkError> {
+        self.disconnect(site, "link state restarted: the site enrolled again");
+        self.inner.inbox.forget(&PeerId::Site(site.clone()))?;
+        self.inner.outbox(site)?.restart_numbering().await
+    }
+
     pub fn disconnect(&self, site: &SiteId, reason: &str) -> bool {
         self.inner
             .registry

@@ -1,0 +1,389 @@
+//! What every handler takes from a request: who is calling ([`Principal`], [`AdminOnly`]), from
+//! which address ([`ClientAddr`]), and the body, query and path through wrappers whose
+//! rejections are our JSON errors ([`JsonBody`], [`QueryParams`], [`PathParam`]); plus the
+//! one-place mapping of ledger and link errors to [`ApiError`]s, and times for answers.
+//!
+//! Why the caller is resolved so:
+//! - **Bearer first.** `Authorization: Bearer` is never attached by a browser on its own, so a
+//!   bearer call is exempt from CSRF checks; a request with that header is judged by it alone
+//!   (a bad bearer token is a 401 even if a good cookie rides along).
+//! - **Cookie second, then CSRF** on unsafe methods (Origin/Referer against
+//!   `http.public_url`, else the `Host`-derived origin; then the session's synchronizer token),
+//!   via [`crate::auth::csrf::check`].
+//! - **Fresh every request.** The session and the staff record are read from the ledger each
+//!   time, so disabling an account, changing its role or its routers takes effect at once.
+//! - **Idle time.** The ledger's session record has no last-seen field, so cookie-session
+//!   activity is kept here in memory (written at most once a minute per session, bounded). A
+//!   session this process has not seen counts as idle since its creation: after a restart,
+//!   cookie sessions idle for longer than the idle timeout must sign in again (fail closed).
+//!
+//! Extractors that need the caller come first in a handler's arguments, so an unauthenticated
+//! request is answered 401 before its body is looked at.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::Deref;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use hotspot_link::LinkError;
+use hotspot_shared::domain::StaffId;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::api::error::{ApiError, ErrorCode};
+use crate::app::AppState;
+use crate::auth::csrf::{self, CsrfError};
+use crate::auth::roles::{self, RoleKind};
+use crate::auth::token::{SessionError, SessionKind as TokenKind, SessionToken, TokenHash};
+use crate::store::{
+    MAX_PAGE, PageRequest, Role, SessionKind, SessionRecord, StaffRecord, Stamp, StoreError,
+};
+
+/// Most sessions whose activity is tracked; past it, entries idle longer than the idle
+/// timeout are dropped, then all (which fails closed: see the module comment).
+const MAX_TRACKED_SESSIONS: usize = 100_000;
+
+/// The signed-in caller: the policy view, the staff record and the session.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub policy: roles::Principal,
+    pub staff: StaffRecord,
+    pub session: SessionRecord,
+    /// Hash of the presented token: the session's key in the ledger.
+    pub token_hash: TokenHash,
+}
+
+impl Deref for Principal {
+    type Target = roles::Principal;
+    fn deref(&self) -> &roles::Principal {
+        &self.policy
+    }
+}
+
+impl Principal {
+    pub fn staff_id(&self) -> StaffId {
+        self.staff.id
+    }
+
+    /// Who and when, for a change this caller makes at `at`.
+    pub fn stamp(&self, at: i64) -> Stamp {
+        Stamp::staff(self.staff.id, at)
+    }
+
+    pub fn kind(&self) -> TokenKind {
+        token_kind(self.session.kind)
+    }
+}
+
+/// A caller who is a super admin; staff get 403 `forbidden`.
+#[derive(Clone, Debug)]
+pub struct AdminOnly(pub Principal);
+
+impl Deref for AdminOnly {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(&parts.method, &parts.headers, state).await
+    }
+}
+
+impl FromRequestParts<AppState> for AdminOnly {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let p = authenticate(&parts.method, &parts.headers, state).await?;
+        p.require_admin("this needs a super admin")?;
+        Ok(AdminOnly(p))
+    }
+}
+
+/// The store's session kind as the auth layer names it.
+pub fn token_kind(kind: SessionKind) -> TokenKind {
+    match kind {
+        SessionKind::Cookie => TokenKind::Cookie,
+        SessionKind::Bearer => TokenKind::Bearer,
+    }
+}
+
+/// Unix seconds as the auth layer's time (out-of-range values clamp to the epoch).
+pub fn odt(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Resolves the caller of a request (see the module comment for the order of checks).
+pub async fn authenticate(
+    method: &Method,
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Principal, ApiError> {
+    let token = match SessionToken::from_authorization(headers)? {
+        Some(t) => t,
+        None => state
+            .config
+            .cookie_settings()
+            .read(headers)
+            .ok_or_else(ApiError::unauthorized)?,
+    };
+    let token_hash = token.hash();
+    let session = state
+        .store
+        .session(&token_hash.0)
+        .map_err(store_err)?
+        .filter(|s| token_kind(s.kind) == token.kind())
+        .ok_or(SessionError::Unknown)?;
+    let kind = token.kind();
+    let now = state.now();
+    let policy = state.config.auth.session_policy();
+    let last_seen = activity()
+        .last_seen(&token_hash)
+        .unwrap_or(session.created_at);
+    let alive = policy
+        .check(kind, odt(session.created_at), odt(last_seen), odt(now))
+        .and_then(|()| {
+            if now >= session.expires_at {
+                Err(SessionError::Expired {
+                    expired_at: odt(session.expires_at),
+                })
+            } else {
+                Ok(())
+            }
+        });
+    if let Err(e) = alive {
+        end_session(state, &token_hash).await;
+        return Err(e.into());
+    }
+    if kind == TokenKind::Cookie && !csrf::is_safe_method(method) {
+        let origin = expected_origin(state, headers).ok_or(CsrfError::MissingOrigin)?;
+        let stored = session.csrf_hash.map(TokenHash);
+        csrf::check(method, headers, &origin, kind, stored.as_ref(), None)?;
+    }
+    let staff = match state.store.staff(session.staff).map_err(store_err)? {
+        Some(s) if !s.disabled => s,
+        _ => {
+            end_session(state, &token_hash).await;
+            return Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "the account is disabled or no longer exists",
+            ));
+        }
+    };
+    if policy.should_touch(kind, odt(last_seen), odt(now)) {
+        let idle = policy.cookie_idle.whole_seconds();
+        activity().touch(token_hash, now, idle);
+    }
+    let policy = roles::Principal {
+        staff_id: staff.id.0,
+        role: match staff.role {
+            Role::SuperAdmin => RoleKind::SuperAdmin,
+            Role::Staff => RoleKind::Staff,
+        },
+        routers: staff.routers.iter().map(|r| r.0).collect(),
+    };
+    Ok(Principal {
+        policy,
+        staff,
+        session,
+        token_hash,
+    })
+}
+
+/// Our origin for CSRF checks: the configured public URL's, else the one `Host` names.
+pub fn expected_origin(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    match &state.config.http.public_url {
+        Some(url) => Some(url.origin().to_owned()),
+        None => csrf::origin_from_host(headers, state.config.cookie_secure()),
+    }
+}
+
+/// Deletes a session (expired, signed out, account disabled) and forgets its activity.
+/// Best effort: a failure is logged, the caller is refused either way.
+pub async fn end_session(state: &AppState, token_hash: &TokenHash) {
+    activity().forget(token_hash);
+    let deleted = match state.store.delete_session(&token_hash.0) {
+        Ok(w) => w.durable().await.map(drop),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = deleted {
+        tracing::warn!(error = %e, "could not delete a session");
+    }
+}
+
+/// When each cookie session was last active, in this process.
+struct Activity(Mutex<HashMap<TokenHash, i64>>);
+
+fn activity() -> &'static Activity {
+    static ACTIVITY: LazyLock<Activity> = LazyLock::new(|| Activity(Mutex::new(HashMap::new())));
+    &ACTIVITY
+}
+
+impl Activity {
+    fn last_seen(&self, hash: &TokenHash) -> Option<i64> {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(hash).copied()
+    }
+
+    fn touch(&self, hash: TokenHash, now: i64, idle_secs: i64) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= MAX_TRACKED_SESSIONS && !map.contains_key(&hash) {
+            map.retain(|_, seen| now - *seen < idle_secs);
+            if map.len() >= MAX_TRACKED_SESSIONS {
+                map.clear();
+            }
+        }
+        map.insert(hash, now);
+    }
+
+    fn forget(&self, hash: &TokenHash) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.remove(hash);
+    }
+}
+
+/// The client's IP address (from `ConnectInfo`; serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`). Without it every client shares
+/// `0.0.0.0`, which makes the per-address login throttle global: a warning is logged.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(addr)) => Ok(ClientAddr(addr.ip())),
+            None => {
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    tracing::warn!(
+                        "no client address (ConnectInfo); login throttling per address is global"
+                    );
+                });
+                Ok(ClientAddr(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
+            }
+        }
+    }
+}
+
+/// A JSON body; a bad one is answered with our JSON error (400, 413, 415 or 422).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(JsonBody(value))
+    }
+}
+
+/// Query parameters, with our JSON error on a bad one.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(QueryParams(value))
+    }
+}
+
+/// Path parameters, with our JSON error on a bad one.
+#[derive(Debug)]
+pub struct PathParam<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParam<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(value) = Path::<T>::from_request_parts(parts, state).await?;
+        Ok(PathParam(value))
+    }
+}
+
+/// `limit` and `after` of a listing's query, checked (`limit` 1..=[`MAX_PAGE`]).
+pub fn page_request(limit: Option<usize>, after: Option<String>) -> Result<PageRequest, ApiError> {
+    let limit = match limit {
+        None => 0,
+        Some(n) if (1..=MAX_PAGE).contains(&n) => n,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "limit",
+                format!("limit must be 1 to {MAX_PAGE}"),
+            ));
+        }
+    };
+    Ok(PageRequest {
+        limit,
+        after: after.filter(|a| !a.is_empty()).map(Into::into),
+    })
+}
+
+/// A time in a query: Unix seconds, RFC 3339 (`2026-11-02T10:00:00Z`) or a UTC date
+/// (`2026-11-02`, its midnight).
+pub fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<i64>() {
+        return Ok(secs);
+    }
+    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    match time::Date::parse(text, &date_format) {
+        Ok(d) => Ok(d.midnight().assume_utc().unix_timestamp()),
+        Err(_) => Err(ApiError::invalid_field(
+            field,
+            format!("{field}: expected Unix seconds, an RFC 3339 time or YYYY-MM-DD"),
+        )),
+    }
+}
+
+/// Unix seconds as RFC 3339 in UTC, for answers.
+pub fn fmt_time(secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+/// A ledger error as the API answers it.
+pub fn store_err(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound { kind, id } => ApiError::not_found(format!("{kind} {id}")),
+        StoreError::Conflict(m) => ApiError::conflict(m),
+        e @ (StoreError::DuplicateCodes(_) | StoreError::WrongState { .. }) => {
+            ApiError::conflict(e.to_string())
+        }
+        StoreError::Invalid(m) => ApiError::validation(m),
+        e @ (StoreError::BadCursor | StoreError::TooMany { .. }) => {
+            ApiError::bad_request(e.to_string())
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+/// A fleet-link error as the API answers it.
+pub fn link_err(e: LinkError) -> ApiError {
+    match e {
+        e @ LinkError::OutboxFull { .. } => ApiError::site_offline(format!(
+            "{e}; nothing more can be queued for this site until its agent reconnects"
+        )),
+        e @ LinkError::Offline { .. } => ApiError::site_offline(e.to_string()),
+        e @ LinkError::Timeout(_) => ApiError::new(ErrorCode::Timeout, e.to_string()),
+        other => ApiError::internal(other),
+    }
+}
