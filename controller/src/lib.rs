@@ -7,10 +7,13 @@
 //!   ledger, requests to agents with deadlines.
 //! - [`jobs`]: usage sync, health, the daily reconciliation report.
 //! - [`app`]: the shared state the above hang off.
+//! - [`cli`]: the `hotspot-controller` command line (a library module so the demo and process
+//!   tests can run the same code).
 
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod fleet;
 pub mod jobs;

@@ -5,8 +5,6 @@
 //! prints the documented config file. Every command has `--help`. Errors end the process with
 //! one readable line and a non-zero status.
 
-mod cli;
-
 fn main() -> std::process::ExitCode {
-    cli::main()
+    hotspot_controller::cli::main()
 }

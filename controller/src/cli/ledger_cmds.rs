@@ -8,11 +8,11 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
+use crate::auth::password::{PasswordHasher, check_new_password};
+use crate::fleet::{pki, sites};
+use crate::store::{NewStaff, Role, Stamp, Store};
 use anyhow::{Context, bail};
 use clap::Args;
-use hotspot_controller::auth::password::{PasswordHasher, check_new_password};
-use hotspot_controller::fleet::{pki, sites};
-use hotspot_controller::store::{NewStaff, Role, Stamp, Store};
 use hotspot_pki::SiteId;
 
 use super::{ConfigSource, install_crypto, open_db};
@@ -146,7 +146,7 @@ fn site_id(text: &str) -> anyhow::Result<SiteId> {
 
 /// Makes, stores and prints an enrollment token for `site`.
 fn print_token(
-    config: &hotspot_controller::config::Config,
+    config: &crate::config::Config,
     store: &dyn Store,
     site: &SiteId,
     token: &TokenArgs,

@@ -3,16 +3,16 @@
 
 mod https;
 mod ledger_cmds;
-mod serve;
+pub mod serve;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::config::Config;
+use crate::store::SledStore;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use hotspot_controller::config::Config;
-use hotspot_controller::store::SledStore;
 
 /// The central controller of hotspot-fleet: voucher ledger, web API, fleet endpoint, jobs.
 #[derive(Debug, Parser)]
@@ -165,7 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !args.print_default {
                 bail!("say what to do: --print-default or --check FILE");
             }
-            print!("{}", hotspot_controller::config::default_toml());
+            print!("{}", crate::config::default_toml());
             Ok(())
         }
     }

@@ -12,17 +12,17 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::app::{AppInner, AppState, system_clock};
+use crate::auth::password::PasswordHasher;
+use crate::auth::throttle::LoginThrottle;
+use crate::config::{Config, MASTER_KEY_ENV};
+use crate::fleet::{self, Presence, pki};
+use crate::metrics::Metrics;
+use crate::store::{SledStore, Stamp, Store};
+use crate::{api, jobs};
 use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use clap::Args;
-use hotspot_controller::app::{AppInner, AppState, system_clock};
-use hotspot_controller::auth::password::PasswordHasher;
-use hotspot_controller::auth::throttle::LoginThrottle;
-use hotspot_controller::config::{Config, MASTER_KEY_ENV};
-use hotspot_controller::fleet::{self, Presence, pki};
-use hotspot_controller::metrics::Metrics;
-use hotspot_controller::store::{SledStore, Stamp, Store};
-use hotspot_controller::{api, jobs};
 use hotspot_pki::keyfile::{load_or_create_from_env, resolve_key_path};
 use hotspot_shared::secretbox::Keyring;
 use tokio::sync::watch;
@@ -118,6 +118,14 @@ async fn shutdown_signal() {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    serve_until(config, shutdown_signal()).await
+}
+
+/// Runs the controller until `stop` completes (the demo runs it in-process this way).
+pub async fn serve_until(
+    config: Config,
+    until: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     install_crypto();
     let (_db, store) = open_db(
         &config,
@@ -166,12 +174,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         (Some(cert), Some(key)) => {
             let tls = super::https::TlsListener::new(listener, super::https::acceptor(cert, key)?)?;
             axum::serve(tls.tap_io(|_| {}), app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(until)
                 .await
         }
         _ => {
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(until)
                 .await
         }
     };
