@@ -1,11 +1,39 @@
 //! hotspot-agent: the site agent of hotspot-fleet.
 //!
-//! For now it holds the RouterOS client ([`routeros`]): pipelined API sessions over TCP or TLS,
-//! a small pool per router that reopens broken sessions with backoff, and typed hotspot
-//! operations. The fleet link, the durable queues and the local staff page build on it.
+//! One agent runs beside a site's MikroTik routers. It receives commands from the controller
+//! over the fleet link, keeps them in a durable apply queue, and puts them on the routers;
+//! it reports what happened, reads usage and health, and repairs routers that lost their
+//! users. Codemap:
 //!
-//! The client is an IO shell around the no-IO codec in `hotspot_shared::routeros`: bytes and
-//! sentences are that crate's business, sockets, tasks and deadlines are this one's.
+//! - [`routeros`]: the RouterOS API client (sessions, pool, typed operations);
+//! - [`config`]: the TOML file and the runtime [`config::Settings`];
+//! - [`store`]: sled trees (routers with sealed passwords, apply queue, desired state, …);
+//! - [`inbound`]: commands applied in the link's transaction (queue writes only);
+//! - [`responder`]: the controller's questions answered from the live router;
+//! - [`routers`]: live routers (pool, wake-ups, down/up), sealing of router passwords;
+//! - [`apply`]: the per-router apply worker, and the "already exists" comparison;
+//! - [`jobs`]: usage sync and repair, health, info, reachability;
+//! - [`identity`], [`enroll`], [`renewal`]: the agent's key and certificate, from token to
+//!   rotation;
+//! - [`runtime`]: starting and stopping all of it ([`runtime::AgentHandle`]);
+//! - [`probe`]: the `probe` command's report.
+//!
+//! The client is an IO shell around the no-IO codec in `hotspot_shared::routeros`; the
+//! controller never talks to a router, only agents do.
 
+pub mod apply;
+pub mod config;
+pub mod enroll;
+pub mod identity;
+pub mod inbound;
+pub mod jobs;
 pub mod probe;
+pub mod renewal;
+pub mod responder;
 pub mod routeros;
+pub mod routers;
+pub mod runtime;
+pub mod store;
+
+pub use config::{ConfigFile, Settings};
+pub use runtime::{AgentError, AgentHandle, Link};

@@ -1,21 +1,18 @@
 //! `hotspot-agent`: the site agent's command line.
 //!
-//! For now one subcommand, `probe`, which connects to a router the way the agent will (same
-//! client, same TLS trust modes) and prints what it finds: the quickest way for an operator to
-//! check host, port, credentials and certificate before enrolling a site. Errors are one line a
-//! person can act on, with a distinct exit code per kind of cause.
+//! - `enroll`: turn a one-time token into this agent's key, certificate and master key;
+//! - `run`: the agent itself (fleet link, apply queue, jobs) until SIGINT or SIGTERM;
+//! - `probe`: connect to a router and print what it finds, to check settings by hand;
+//! - `config`: print the documented default configuration, or check a file.
+//!
+//! The commands live in `cli/`; errors are one line a person can act on, with an exit code
+//! per kind of cause.
 
-use std::path::PathBuf;
+mod cli;
+
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
-use hotspot_agent::routeros::{
-    ReconnectPolicy, Router, RouterConfig, RouterError, SecretString, TlsTrust,
-};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "hotspot-agent", version, about = "Site agent of hotspot-fleet")]
@@ -26,52 +23,35 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Enroll this agent with the controller using a one-time token.
+    Enroll(cli::enroll::EnrollArgs),
+    /// Run the agent: connect to the controller and serve the site's routers.
+    Run(cli::run::RunArgs),
     /// Connect to a router and print its identity, health and hotspot users.
-    Probe(ProbeArgs),
-}
-
-#[derive(Args)]
-struct ProbeArgs {
-    /// Router address (name or IP).
-    #[arg(long)]
-    host: String,
-    /// API port [default: 8728, or 8729 with --tls].
-    #[arg(long)]
-    port: Option<u16>,
-    /// API user name.
-    #[arg(long)]
-    user: String,
-    /// Environment variable holding the password.
-    #[arg(long, default_value = "HOTSPOT_ROUTER_PASSWORD", conflicts_with_all = ["password_file", "password"])]
-    password_env: String,
-    /// File holding the password (a trailing newline is ignored).
-    #[arg(long, conflicts_with = "password")]
-    password_file: Option<PathBuf>,
-    /// The password itself (visible to other local users in the process list: prefer the others).
-    #[arg(long)]
-    password: Option<String>,
-    /// Use API-SSL; needs --pin or --ca.
-    #[arg(long)]
-    tls: bool,
-    /// SHA-256 of the router certificate (64 hex digits, colons allowed).
-    #[arg(long, requires = "tls", conflicts_with = "ca")]
-    pin: Option<String>,
-    /// PEM file of the CA (or the router's own certificate) to trust.
-    #[arg(long, requires = "tls")]
-    ca: Option<PathBuf>,
-    /// Seconds allowed for connecting and for each command.
-    #[arg(long, default_value_t = 10)]
-    timeout: u64,
+    Probe(cli::probe::ProbeArgs),
+    /// Print the default configuration file, or check one.
+    Config(cli::run::ConfigArgs),
 }
 
 fn main() -> ExitCode {
     // Configs pass the ring provider explicitly; this covers any code that asks for the default.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    // The agent logs its work; the one-shot commands only warnings (their output is the point).
+    let default_level = match cli.command {
+        Command::Run(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    if let Command::Config(args) = cli.command {
+        return cli::run::config(args);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -84,84 +64,9 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Probe(args) => runtime.block_on(probe(args)),
-    }
-}
-
-async fn probe(args: ProbeArgs) -> ExitCode {
-    let config = match probe_config(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::from(2);
-        }
-    };
-    let router = Router::new(config.clone());
-    let result = hotspot_agent::probe::print_report(&router).await;
-    router.close().await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}", hotspot_agent::probe::human_error(&e, &config));
-            ExitCode::from(exit_code(&e))
-        }
-    }
-}
-
-fn probe_config(args: &ProbeArgs) -> anyhow::Result<RouterConfig> {
-    let password = if let Some(p) = &args.password {
-        p.clone()
-    } else if let Some(path) = &args.password_file {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        text.trim_end_matches(['\r', '\n']).to_owned()
-    } else {
-        std::env::var(&args.password_env).with_context(|| {
-            format!(
-                "no password: set {} or use --password-file",
-                args.password_env
-            )
-        })?
-    };
-    let trust = match (args.tls, &args.pin, &args.ca) {
-        (false, _, _) => None,
-        (true, Some(pin), _) => Some(TlsTrust::pin_from_hex(pin).map_err(anyhow::Error::msg)?),
-        (true, None, Some(path)) => {
-            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let roots = CertificateDer::pem_slice_iter(&pem)
-                .collect::<Result<Vec<_>, _>>()
-                .with_context(|| format!("{} is not PEM", path.display()))?;
-            anyhow::ensure!(!roots.is_empty(), "{} holds no certificate", path.display());
-            Some(TlsTrust::Ca(roots))
-        }
-        (true, None, None) => {
-            anyhow::bail!("--tls needs --pin HEX or --ca FILE.pem (no unverified TLS)")
-        }
-    };
-    let port = args.port.unwrap_or(if args.tls { 8729 } else { 8728 });
-    let mut config = RouterConfig::plain(&args.host, port, &args.user, SecretString::new(password));
-    config.tls = trust;
-    config.connect_timeout = Duration::from_secs(args.timeout.max(1));
-    config.command_timeout = Duration::from_secs(args.timeout.max(1));
-    config.reconnect = ReconnectPolicy::no_retry();
-    Ok(config)
-}
-
-/// 3: network, 4: credentials, 5: TLS or pin, 6: the router's answer.
-fn exit_code(err: &RouterError) -> u8 {
-    match err {
-        RouterError::Unreachable(_)
-        | RouterError::Refused(_)
-        | RouterError::Timeout { .. }
-        | RouterError::ConnectionLost { .. }
-        | RouterError::Closed(_)
-        | RouterError::Busy { .. }
-        | RouterError::Fatal(_) => 3,
-        RouterError::BadCredentials => 4,
-        RouterError::Tls(_) | RouterError::PinMismatch { .. } => 5,
-        RouterError::Protocol(_)
-        | RouterError::Trap { .. }
-        | RouterError::AlreadyExists { .. }
-        | RouterError::NoSuchItem { .. } => 6,
+        Command::Enroll(args) => runtime.block_on(cli::enroll::run(args)),
+        Command::Run(args) => runtime.block_on(cli::run::run(args)),
+        Command::Probe(args) => runtime.block_on(cli::probe::probe(args)),
+        Command::Config(_) => ExitCode::SUCCESS,
     }
 }

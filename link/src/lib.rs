@@ -34,7 +34,6 @@ pub mod inbox;
 pub mod outbox;
 pub mod peer;
 pub mod recording;
-pub mod reset;
 pub mod server;
 pub mod wire;
 
@@ -52,7 +51,6 @@ pub use inbox::{Inbound, InboxTx};
 pub use peer::PeerId;
 pub use recording::RecordingInbox;
 pub use registry::{SiteEvent, SiteStatus};
-pub use reset::reset_controller_state;
 pub use server::{LinkServer, ServerTls};
 pub use wire::{CloseCode, EnrollGrant, EnrollReply, EnrollRequest};
 

@@ -7,5 +7,7 @@
 //! Other tools (the link-fault proxy, the end-to-end harness, benchmarks) live beside it as
 //! their own modules.
 
+pub mod demo;
+pub mod fleetkit;
 pub mod linkfault;
 pub mod sim;

@@ -15,12 +15,12 @@ use std::time::Duration;
 use hotspot_shared::routeros::{Decoder, Request};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::config::RouterConfig;
-use super::dispatch::{Dispatch, Response, read_loop, write_loop};
+use super::dispatch::{Dispatch, Outcome, Response, read_loop, write_loop};
 use super::error::RouterError;
 use super::{login, tls};
 
@@ -39,7 +39,7 @@ pub struct Connection {
 struct Inner {
     dispatch: Arc<Dispatch>,
     frames: mpsc::Sender<Vec<u8>>,
-    window: Semaphore,
+    window: Arc<Semaphore>,
     window_size: usize,
     next_tag: AtomicU64,
     command_timeout: Duration,
@@ -63,17 +63,53 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// Removes a command's tag from the table if its caller stops waiting before `!done`.
-struct ForgetOnDrop<'a> {
-    dispatch: &'a Dispatch,
+/// A command that is on the wire (or queued for it, in order), waiting for its `!done`. Holds
+/// its window slot; if dropped before the answer, its tag is forgotten.
+pub(crate) struct InFlight {
+    conn: Connection,
+    rx: Option<oneshot::Receiver<Outcome>>,
     tag: u64,
-    armed: bool,
+    what: String,
+    deadline: Instant,
+    limit: Duration,
+    mark: u64,
+    sent_at: Instant,
+    _permit: OwnedSemaphorePermit,
 }
 
-impl Drop for ForgetOnDrop<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
-        if self.armed {
-            self.dispatch.forget(self.tag);
+        if self.rx.is_some() {
+            self.conn.inner.dispatch.forget(self.tag);
+        }
+    }
+}
+
+impl InFlight {
+    /// Waits for the answer until the command's deadline.
+    pub(crate) async fn finish(mut self) -> Result<Response, RouterError> {
+        let Some(rx) = self.rx.take() else {
+            return Err(RouterError::Closed("answer already taken".into()));
+        };
+        let dispatch = &self.conn.inner.dispatch;
+        match timeout_at(self.deadline, rx).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => {
+                dispatch.forget(self.tag);
+                Err(RouterError::ConnectionLost {
+                    reason: "session dropped".into(),
+                })
+            }
+            Err(_) => {
+                dispatch.forget(self.tag);
+                if dispatch.received() == self.mark && self.sent_at.elapsed() >= self.limit / 2 {
+                    // Not one sentence in a long wait: the router or the path is gone.
+                    dispatch.kill(format!("no reply from the router for {:?}", self.limit));
+                }
+                Err(RouterError::Timeout {
+                    what: std::mem::take(&mut self.what),
+                })
+            }
         }
     }
 }
@@ -152,7 +188,7 @@ impl Connection {
             inner: Arc::new(Inner {
                 dispatch,
                 frames,
-                window: Semaphore::new(window_size),
+                window: Arc::new(Semaphore::new(window_size)),
                 window_size,
                 next_tag: AtomicU64::new(1),
                 command_timeout: config.command_timeout,
@@ -187,13 +223,24 @@ impl Connection {
         request: Request,
         limit: Duration,
     ) -> Result<Response, RouterError> {
+        self.send(request, limit).await?.finish().await
+    }
+
+    /// Puts one command on the wire (after waiting, until the deadline, for a window slot)
+    /// without waiting for its answer. Commands sent one after another by one task go out in
+    /// that order. Errors are `Closed` or `Busy`: not sent.
+    pub(crate) async fn send(
+        &self,
+        request: Request,
+        limit: Duration,
+    ) -> Result<InFlight, RouterError> {
         let inner = &*self.inner;
         let what = String::from_utf8_lossy(&request.command).into_owned();
         let deadline = Instant::now() + limit;
         if let Some(reason) = inner.dispatch.dead_reason() {
             return Err(RouterError::Closed(reason));
         }
-        let _permit = match timeout_at(deadline, inner.window.acquire()).await {
+        let permit = match timeout_at(deadline, inner.window.clone().acquire_owned()).await {
             Ok(Ok(permit)) => permit,
             Ok(Err(_)) => return Err(RouterError::Closed("session closed".into())),
             Err(_) => return Err(RouterError::Busy { what }),
@@ -202,10 +249,16 @@ impl Connection {
         let mut frame = Vec::new();
         request.with_tag(tag.to_string()).encode(&mut frame)?;
         let rx = inner.dispatch.register(tag)?;
-        let mut guard = ForgetOnDrop {
-            dispatch: &inner.dispatch,
+        let mut in_flight = InFlight {
+            conn: self.clone(),
+            rx: Some(rx),
             tag,
-            armed: true,
+            what,
+            deadline,
+            limit,
+            mark: 0,
+            sent_at: Instant::now(),
+            _permit: permit,
         };
         if inner.frames.send(frame).await.is_err() {
             let reason = inner
@@ -214,25 +267,14 @@ impl Connection {
                 .unwrap_or_else(|| "writer stopped".into());
             return Err(RouterError::Closed(reason));
         }
-        let (mark, sent_at) = (inner.dispatch.received(), Instant::now());
-        match timeout_at(deadline, rx).await {
-            Ok(Ok(outcome)) => {
-                guard.armed = false;
-                outcome
-            }
-            Ok(Err(_)) => Err(RouterError::ConnectionLost {
-                reason: "session dropped".into(),
-            }),
-            Err(_) => {
-                if inner.dispatch.received() == mark && sent_at.elapsed() >= limit / 2 {
-                    // Not one sentence in a long wait: the router or the path is gone.
-                    inner
-                        .dispatch
-                        .kill(format!("no reply from the router for {limit:?}"));
-                }
-                Err(RouterError::Timeout { what })
-            }
-        }
+        in_flight.mark = inner.dispatch.received();
+        in_flight.sent_at = Instant::now();
+        Ok(in_flight)
+    }
+
+    /// The per-command deadline of this session.
+    pub(crate) fn command_timeout(&self) -> Duration {
+        self.inner.command_timeout
     }
 
     /// Ends the session politely: `/quit`, then waits briefly for the router to close it.

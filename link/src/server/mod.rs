@@ -259,7 +259,8 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
     /// Starts the site's link numbering over, both ways: for a site whose agent enrolled
     /// again and so has no link state (a replaced device, a wiped data directory). Its
     /// connection is closed; commands it had not acknowledged stay queued, renumbered from 1.
-    /// The agent does the same on its side when it enrolls ([`crate::reset_controller_state`]).
+    /// (An agent never enrolls into a data directory that already holds an identity, so its
+    /// side starts at 1 by construction.)
     pub async fn reset_site(&self, site: &SiteId) -> Result<u64, LinkError> {
         self.disconnect(site, "link state restarted: the site enrolled again");
         self.inner.inbox.forget(&PeerId::Site(site.clone()))?;

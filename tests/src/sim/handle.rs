@@ -139,6 +139,11 @@ impl SimHandle {
         self.shared.shutdown.subscribe()
     }
 
+    /// The API password the router accepts (what an operator types into "Add router").
+    pub fn password(&self) -> String {
+        self.shared.cfg.password.clone()
+    }
+
     pub fn api_addr(&self) -> SocketAddr {
         self.api
     }

@@ -7,12 +7,14 @@
 //! user back and compare), never by overwriting.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use hotspot_shared::routeros::Request;
 use hotspot_shared::units::RosDuration;
 use tokio::task::JoinSet;
 
 use super::{Fields, RouterId, ret_id, yes_no};
+use crate::routeros::dispatch::Response;
 use crate::routeros::error::RouterError;
 use crate::routeros::pool::Router;
 
@@ -35,8 +37,8 @@ const DEFAULT_PROPLIST: &[&str] = &[
     "disabled",
 ];
 
-/// A hotspot user to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A hotspot user to create. `Debug` hides the password (voucher passwords are sold secrets).
+#[derive(Clone, PartialEq, Eq)]
 pub struct HotspotUser {
     pub name: String,
     pub password: String,
@@ -109,8 +111,8 @@ pub struct UserQuery {
 }
 
 /// A hotspot user as printed by the router. Fields left out by the router or the proplist are
-/// `None`, `0` or empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `None`, `0` or empty. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HotspotUserEntry {
     pub id: RouterId,
     pub name: String,
@@ -124,6 +126,46 @@ pub struct HotspotUserEntry {
     pub limit_bytes_total: Option<u64>,
     pub comment: Option<Vec<u8>>,
     pub disabled: bool,
+}
+
+impl fmt::Debug for HotspotUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HotspotUser")
+            .field("name", &self.name)
+            .field("password", &"***")
+            .field("profile", &self.profile)
+            .field("limit_uptime", &self.limit_uptime)
+            .field("limit_bytes_total", &self.limit_bytes_total)
+            .field(
+                "comment",
+                &self.comment.as_deref().map(String::from_utf8_lossy),
+            )
+            .field("server", &self.server)
+            .field("disabled", &self.disabled)
+            .finish()
+    }
+}
+
+impl fmt::Debug for HotspotUserEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HotspotUserEntry")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("profile", &self.profile)
+            .field("server", &self.server)
+            .field("uptime", &self.uptime)
+            .field("bytes_in", &self.bytes_in)
+            .field("bytes_out", &self.bytes_out)
+            .field("limit_uptime", &self.limit_uptime)
+            .field("limit_bytes_total", &self.limit_bytes_total)
+            .field(
+                "comment",
+                &self.comment.as_deref().map(String::from_utf8_lossy),
+            )
+            .field("disabled", &self.disabled)
+            .finish()
+    }
 }
 
 impl HotspotUserEntry {
@@ -155,7 +197,7 @@ impl Router {
 
     /// Creates many users on one session, keeping up to the session's window of adds in flight.
     ///
-    /// Results are in input order. Adds that the session provably did not send (it had died:
+    /// The adds go on the wire in input order; results are in input order. Adds that the session provably did not send (it had died:
     /// `Closed`) are sent again on a fresh session; adds in flight when it died come back as
     /// `ConnectionLost` (outcome unknown: the caller checks before re-adding).
     pub async fn add_hotspot_users_pipelined(
@@ -177,20 +219,27 @@ impl Router {
                     break;
                 }
             };
-            let window = conn.window();
-            let mut pending = std::mem::take(&mut todo).into_iter();
+            // Sent one after another from this task, so the adds go out in input order; the
+            // answers are awaited by tasks, the window bounding how many are in flight.
+            let limit = conn.command_timeout();
             let mut tasks = JoinSet::new();
             let mut index_of = HashMap::new();
-            loop {
-                while tasks.len() < window {
-                    let Some(i) = pending.next() else { break };
-                    let (conn, request) = (conn.clone(), users[i].add_request());
-                    let handle = tasks.spawn(async move { conn.call(request).await });
-                    index_of.insert(handle.id(), i);
+            let mut settle = |i: usize,
+                              outcome: Result<Response, RouterError>,
+                              todo: &mut Vec<usize>| match outcome {
+                Err(RouterError::Closed(_)) if round < MAX_BATCH_ROUNDS => todo.push(i),
+                outcome => results[i] = Some(outcome.and_then(|r| ret_id(&r.done))),
+            };
+            for i in std::mem::take(&mut todo) {
+                match conn.send(users[i].add_request(), limit).await {
+                    Ok(in_flight) => {
+                        let handle = tasks.spawn(in_flight.finish());
+                        index_of.insert(handle.id(), i);
+                    }
+                    Err(e) => settle(i, Err(e), &mut todo),
                 }
-                let Some(joined) = tasks.join_next_with_id().await else {
-                    break;
-                };
+            }
+            while let Some(joined) = tasks.join_next_with_id().await {
                 let (id, outcome) = match joined {
                     Ok((id, outcome)) => (id, outcome),
                     Err(e) => (
@@ -198,12 +247,8 @@ impl Router {
                         Err(RouterError::Protocol(format!("add task failed: {e}"))),
                     ),
                 };
-                let Some(i) = index_of.remove(&id) else {
-                    continue;
-                };
-                match outcome {
-                    Err(RouterError::Closed(_)) if round < MAX_BATCH_ROUNDS => todo.push(i),
-                    outcome => results[i] = Some(outcome.and_then(|r| ret_id(&r.done))),
+                if let Some(i) = index_of.remove(&id) {
+                    settle(i, outcome, &mut todo);
                 }
             }
             todo.sort_unstable();
@@ -306,6 +351,28 @@ mod tests {
         assert_eq!(r.attrs.get("comment"), Some(&b"Caf\xe9"[..]));
         assert_eq!(r.attrs.get("disabled"), Some(&b"no"[..]));
         assert_eq!(r.attrs.get("server"), None);
+    }
+
+    #[test]
+    fn debug_hides_voucher_passwords() {
+        let u = HotspotUser::new("V7K2", "secret-pw-93");
+        let shown = format!("{u:?}");
+        assert!(
+            !shown.contains("secret-pw-93") && shown.contains("V7K2"),
+            "{shown}"
+        );
+        let a: Attributes = [
+            (".id", "*1"),
+            ("name", "V7K2"),
+            ("password", "secret-pw-93"),
+        ]
+        .into_iter()
+        .collect();
+        let shown = format!("{:?}", HotspotUserEntry::parse(&a).expect("valid"));
+        assert!(
+            !shown.contains("secret-pw-93") && shown.contains("***"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -1,0 +1,86 @@
+//! Parsing, defaults and bounds of the configuration file.
+
+use super::*;
+
+#[test]
+fn the_printed_defaults_are_the_code_defaults() {
+    let parsed = ConfigFile::parse(DEFAULT_CONFIG).expect("default config parses");
+    assert_eq!(parsed.jobs, JobsSection::default());
+    assert_eq!(parsed.apply, ApplySection::default());
+    assert_eq!(parsed.router, RouterSection::default());
+    let settings = parsed
+        .into_settings("127.0.0.1:4433".parse().expect("addr"))
+        .expect("valid");
+    assert_eq!(settings.jobs.usage_sync, Duration::from_secs(300));
+    assert_eq!(settings.jobs.health, Duration::from_secs(300));
+    assert_eq!(settings.apply.batch_size, 500);
+    assert_eq!(settings.client.server_name, "controller.example.org");
+}
+
+#[test]
+fn a_minimal_file_takes_every_default() {
+    let f = ConfigFile::parse("data_dir = \"/tmp/a\"\n[controller]\naddress = \"10.0.0.5:4433\"\n")
+        .expect("parses");
+    assert_eq!(f.server_name(), "10.0.0.5");
+    let s = f
+        .into_settings("10.0.0.5:4433".parse().expect("addr"))
+        .expect("valid");
+    assert_eq!(s.router.connect_timeout, Duration::from_secs(5));
+    assert_eq!(s.apply.window, 64);
+}
+
+#[test]
+fn durations_take_routeros_and_human_forms() {
+    let f = ConfigFile::parse(
+        "data_dir = \"/d\"\n[controller]\naddress = \"c:1\"\n[jobs]\nusage_sync = \"90s\"\nhealth = \"2 min\"\n",
+    )
+    .expect("parses");
+    assert_eq!(f.jobs.usage_sync.as_secs(), 90);
+    assert_eq!(f.jobs.health.as_secs(), 120);
+    assert!(
+        ConfigFile::parse(
+            "data_dir = \"/d\"\n[controller]\naddress = \"c:1\"\n[jobs]\nhealth = \"soon\"\n"
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_name() {
+    let err = ConfigFile::parse(
+        "data_dir = \"/d\"\n[controller]\naddress = \"c:1\"\n[apply]\nbatchsize = 5\n",
+    )
+    .expect_err("typo refused");
+    assert!(err.contains("batchsize"), "{err}");
+    let err = ConfigFile::parse("data_dir = \"/d\"\n").expect_err("controller missing");
+    assert!(err.contains("controller"), "{err}");
+}
+
+#[test]
+fn bounds_are_checked() {
+    let base = ConfigFile::parse(DEFAULT_CONFIG).expect("parses");
+    let addr: SocketAddr = "127.0.0.1:1".parse().expect("addr");
+    let mut f = base.clone();
+    f.apply.batch_size = 0;
+    assert!(matches!(
+        f.into_settings(addr),
+        Err(ConfigError::Invalid {
+            key: "apply.batch_size",
+            ..
+        })
+    ));
+    let mut f = base.clone();
+    f.jobs.health = RosDuration::ZERO;
+    assert!(f.into_settings(addr).is_err());
+    let mut f = base;
+    f.apply.retry_max = RosDuration::ZERO;
+    assert!(f.into_settings(addr).is_err());
+}
+
+#[test]
+fn host_parts() {
+    assert_eq!(host_of("ctl.example.org:4433"), "ctl.example.org");
+    assert_eq!(host_of("[::1]:4433"), "::1");
+    assert_eq!(host_of("ctl"), "ctl");
+    assert_eq!(host_of("::1"), "::1");
+}

@@ -1,0 +1,298 @@
+//! `hotspot-agent run`: the agent's tasks, started together and stopped together.
+//!
+//! ```text
+//!  link (QUIC) ──Command──▶ inbound ──one sled transaction──▶ queue / desired / routers / sync
+//!      ▲                                                            │ `wake` subscriber
+//!      │ send_batch (durable)                                       ▼
+//!      └──────── Event ◀── apply worker (per router) ◀── wake ── supervisor
+//!                     ◀── jobs (per router): usage + repair, health, probe
+//!  link ──Query──▶ responder ──▶ live router (deadline) ──▶ Answer
+//! ```
+//!
+//! Why it is shaped so: every task holds the shared `Core` and watches one stop signal, and
+//! every task is spawned into one set, so shutdown is explicit (signal, drain with a grace
+//! period, close router sessions, close the link with a reason, flush sled) and a test can also
+//! stop everything abruptly ([`AgentHandle::abort`]) to play a crash. The link handle sits in
+//! the core behind a lock and is taken out at stop, which breaks the cycle core → link →
+//! responder → core so the database really closes.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hotspot_link::{LinkClient, LinkError};
+use hotspot_pki::SiteId;
+use hotspot_shared::domain::RouterId;
+use hotspot_shared::fleet::msg::{Answer, Command, Event, Query};
+use hotspot_shared::secretbox::Keyring;
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinSet};
+
+use crate::config::Settings;
+use crate::identity::{DB_DIR, Identity, IdentityError, KEYS_DIR};
+use crate::inbound::AgentInbound;
+use crate::responder::AgentResponder;
+use crate::routers::{Endpoint, RouterSet, open_password, router_config};
+use crate::store::{Store, StoreError};
+use crate::{apply, jobs, renewal};
+
+/// The agent's end of the fleet link.
+pub type Link = LinkClient<Event, Command, Query, Answer>;
+
+/// How long a graceful stop waits for tasks to finish before aborting them.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Unix seconds now: the `at` of events.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Why the agent could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("master key: {0}")]
+    Keyring(#[from] hotspot_pki::KeyFileError),
+    #[error("database {path}: {source}")]
+    Database { path: String, source: sled::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("fleet link: {0}")]
+    Link(#[from] LinkError),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What every task of the agent shares.
+pub(crate) struct Core {
+    pub settings: Settings,
+    pub store: Store,
+    pub keyring: Keyring,
+    pub routers: RouterSet,
+    link: Mutex<Option<Link>>,
+    pub stop: watch::Sender<bool>,
+    tasks: Mutex<JoinSet<()>>,
+}
+
+impl Core {
+    /// The link, while the agent runs.
+    pub fn link(&self) -> Option<Link> {
+        lock(&self.link).clone()
+    }
+
+    /// Queues events for the controller; returns once they are durable.
+    pub async fn send(&self, events: &[Event]) -> Result<(), String> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let link = self.link().ok_or("the link is not running")?;
+        link.send_batch(events)
+            .await
+            .map(drop)
+            .map_err(|e| format!("cannot queue events for the controller: {e}"))
+    }
+
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) -> AbortHandle {
+        lock(&self.tasks).spawn(task)
+    }
+}
+
+/// A running agent.
+pub struct AgentHandle {
+    core: Arc<Core>,
+    site: SiteId,
+}
+
+impl AgentHandle {
+    /// Loads the identity and the database from `settings.data_dir`, connects to the
+    /// controller, and starts the workers and jobs of every stored router.
+    pub async fn start(settings: Settings) -> Result<AgentHandle, AgentError> {
+        let dir = settings.data_dir.clone();
+        let identity = Identity::load(&dir)?;
+        let keyring = hotspot_pki::load_or_create_keyring(&dir.join(KEYS_DIR))?;
+        let db_path = dir.join(DB_DIR);
+        let db = sled::open(&db_path).map_err(|source| AgentError::Database {
+            path: db_path.display().to_string(),
+            source,
+        })?;
+        let store = Store::open(&db)?;
+        let core = Arc::new(Core {
+            settings,
+            store: store.clone(),
+            keyring,
+            routers: RouterSet::new(),
+            link: Mutex::new(None),
+            stop: watch::Sender::new(false),
+            tasks: Mutex::new(JoinSet::new()),
+        });
+        for entry in store.routers()? {
+            let config = open_password(&core.keyring, &entry).and_then(|pw| {
+                router_config(Endpoint::from(&entry), pw, &core.settings).map_err(|f| f.message)
+            });
+            match config {
+                Ok(config) => drop(core.routers.upsert(entry.id, config)),
+                Err(e) => tracing::error!(router = %entry.id, "router not started: {e}"),
+            }
+        }
+        let link = Link::start(
+            core.settings.client.clone(),
+            &db,
+            identity.client_tls()?,
+            AgentInbound::new(store.clone()),
+            AgentResponder::new(core.clone()),
+        )
+        .await?;
+        *lock(&core.link) = Some(link);
+        core.spawn(supervise(core.clone()));
+        core.spawn(watch_commands(core.clone(), store.watch_commands()));
+        core.spawn(renewal::run(
+            core.clone(),
+            dir,
+            renewal::Current::from(&identity),
+        ));
+        wake_sync(&core);
+        tracing::info!(site = %identity.site, routers = core.routers.all().len(), "agent started");
+        Ok(AgentHandle {
+            core,
+            site: identity.site,
+        })
+    }
+
+    /// The site named in the agent's certificate.
+    pub fn site(&self) -> &SiteId {
+        &self.site
+    }
+
+    /// The link (status, for example). A clone keeps the database open: drop it before
+    /// [`AgentHandle::shutdown`] if the directory is to be reopened in the same process.
+    pub fn link(&self) -> Option<Link> {
+        self.core.link()
+    }
+
+    /// The agent's store (for inspection).
+    pub fn store(&self) -> &Store {
+        &self.core.store
+    }
+
+    /// Items waiting in `router`'s apply queue.
+    pub fn queue_len(&self, router: RouterId) -> usize {
+        self.core.store.queue_len(router)
+    }
+
+    /// Stops gracefully: tasks finish (or are aborted after a grace period), router sessions
+    /// close, the link closes with a reason, sled is flushed.
+    pub async fn shutdown(self) -> Result<(), AgentError> {
+        let core = self.core;
+        core.stop.send_replace(true);
+        let mut tasks = std::mem::take(&mut *lock(&core.tasks));
+        let drained = tokio::time::timeout(STOP_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("tasks still running after {STOP_GRACE:?}; aborting them");
+            tasks.shutdown().await;
+        }
+        core.routers.close_all().await;
+        let link = lock(&core.link).take();
+        if let Some(link) = link {
+            link.shutdown().await?;
+        }
+        core.store.flush().await?;
+        tracing::info!("agent stopped");
+        Ok(())
+    }
+
+    /// Stops abruptly, as a crash would (for tests): every task is aborted where it stands;
+    /// only the link is closed so that its socket and database handle go away.
+    pub async fn abort(self) {
+        let core = self.core;
+        let mut tasks = std::mem::take(&mut *lock(&core.tasks));
+        tasks.shutdown().await;
+        let link = lock(&core.link).take();
+        if let Some(link) = link {
+            let _ = link.shutdown().await;
+        }
+        core.routers.close_all().await;
+    }
+}
+
+/// Starts workers and jobs for new routers, stops those of removed ones, and purges what the
+/// controller retired.
+async fn supervise(core: Arc<Core>) {
+    let mut stop = core.stop.subscribe();
+    let mut running: std::collections::HashMap<RouterId, [AbortHandle; 2]> = Default::default();
+    loop {
+        match core.store.retired() {
+            Ok(retired) => {
+                for id in retired {
+                    core.routers.remove(id);
+                    if let Err(e) = core.store.purge(id) {
+                        tracing::error!(router = %id, "purging a removed router: {e}");
+                    } else {
+                        tracing::info!(router = %id, "router removed");
+                    }
+                }
+            }
+            Err(e) => tracing::error!("reading removed routers: {e}"),
+        }
+        let live = core.routers.all();
+        running.retain(|id, handles| {
+            let keep = live.iter().any(|l| l.id == *id);
+            if !keep {
+                handles.iter().for_each(AbortHandle::abort);
+            }
+            keep
+        });
+        for l in live {
+            running.entry(l.id).or_insert_with(|| {
+                [
+                    core.spawn(apply::run(core.clone(), l.clone())),
+                    core.spawn(jobs::run(core.clone(), l.clone())),
+                ]
+            });
+        }
+        tokio::select! {
+            _ = core.routers.changed.notified() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Wakes whoever may have work after each committed command: every apply worker (a scan of
+/// an idle queue is cheap), the jobs if "sync now" flags are set, the supervisor for removed
+/// routers. (sled notifies subscribers of transactional writes too, at commit.)
+async fn watch_commands(core: Arc<Core>, mut events: sled::Subscriber) {
+    let mut stop = core.stop.subscribe();
+    loop {
+        tokio::select! {
+            e = &mut events => if e.is_none() { return },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        for live in core.routers.all() {
+            live.wake_apply.notify_one();
+        }
+        wake_sync(&core);
+        core.routers.changed.notify_one();
+    }
+}
+
+/// Takes the "sync now" flags and wakes the routers' jobs.
+fn wake_sync(core: &Core) {
+    match core.store.take_sync_flags() {
+        Ok(flags) => {
+            for flag in flags {
+                let targets = match flag {
+                    None => core.routers.all(),
+                    Some(id) => core.routers.get(id).into_iter().collect(),
+                };
+                targets.iter().for_each(|l| l.wake_sync.notify_one());
+            }
+        }
+        Err(e) => tracing::error!("reading sync flags: {e}"),
+    }
+}

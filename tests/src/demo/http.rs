@@ -1,0 +1,86 @@
+//! A tiny JSON-over-HTTP client for the demo and end-to-end tests (plain HTTP on loopback).
+
+use std::net::SocketAddr;
+
+use anyhow::{Context as _, bail};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+/// Calls the controller's API as one signed-in user (or none).
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    token: Option<String>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Api {
+    pub fn new(addr: SocketAddr) -> Api {
+        Api {
+            base: format!("http://{addr}"),
+            token: None,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Signs in with `POST /api/auth/login`; the returned client sends the bearer token.
+    pub async fn login(&self, username: &str, password: &str) -> anyhow::Result<Api> {
+        let body = serde_json::json!({ "username": username, "password": password });
+        let answer = self
+            .expect_ok("POST", "/api/auth/login", Some(&body))
+            .await?;
+        let token = answer["token"]
+            .as_str()
+            .context("login answer without a token")?;
+        Ok(Api {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        })
+    }
+
+    /// Any call: the status and the JSON body (`Value::Null` for an empty or non-JSON body).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if let Some(token) = &self.token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let bytes = body
+            .map(serde_json::to_vec)
+            .transpose()?
+            .unwrap_or_default();
+        let response = self
+            .client
+            .request(req.body(Full::new(Bytes::from(bytes)))?)
+            .await
+            .with_context(|| format!("{method} {path}"))?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    }
+
+    /// A call that must answer 2xx; its JSON body.
+    pub async fn expect_ok(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let (status, answer) = self.call(method, path, body).await?;
+        if !(200..300).contains(&status) {
+            bail!("{method} {path} answered {status}: {answer}");
+        }
+        Ok(answer)
+    }
+}

@@ -1,0 +1,291 @@
+//! A whole local fleet in one process: the README's first command, and the end-to-end tests'
+//! starting point.
+//!
+//! Everything is the real thing except the routers: the controller (`serve_until`, the same
+//! code `hotspot-controller serve` runs) with its HTTP API and QUIC fleet endpoint, PKI made on
+//! first start, each site's agent enrolled with a one-time token over the wire and running the
+//! agent runtime, and a RouterOS simulator per site with customers using their vouchers. The
+//! demo then does what an operator would through the API: sites, routers (tested by the agent),
+//! packages, a staff account, and a first batch of vouchers per router.
+
+pub mod http;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use hotspot_agent::enroll::{EnrollOptions, enroll};
+use hotspot_agent::runtime::AgentHandle;
+use hotspot_controller::auth::password::PasswordHasher;
+use hotspot_controller::config::{Config, default_toml};
+use hotspot_controller::store::{NewStaff, Role, SledStore, Stamp, Store};
+use rand::RngExt as _;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::sim::{self, CustomerConfig, SimConfig, SimHandle};
+use http::Api;
+
+/// Marks a data directory as the demo's own, so a re-run may wipe it.
+const MARKER: &str = ".hotspot-demo";
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub http: SocketAddr,
+    pub fleet: SocketAddr,
+    pub data_dir: PathBuf,
+    pub admin_password: Option<String>,
+    pub sites: usize,
+    /// Vouchers generated per router at start.
+    pub vouchers_per_router: u32,
+    /// Simulated customers logging in (per router, per minute); 0 turns them off.
+    pub customers_per_minute: f64,
+    /// Where agents dial the controller, when not `fleet` itself (a link-fault proxy in tests).
+    pub agents_dial: Option<SocketAddr>,
+}
+
+/// One site of the demo.
+pub struct DemoSite {
+    pub id: String,
+    pub router_id: u64,
+    pub sim: SimHandle,
+    pub agent: AgentHandle,
+}
+
+/// A running demo fleet.
+pub struct Demo {
+    pub http: SocketAddr,
+    pub fleet: SocketAddr,
+    pub admin_password: String,
+    pub staff_password: String,
+    pub sites: Vec<DemoSite>,
+    pub packages: Vec<(u64, String)>,
+    stop: oneshot::Sender<()>,
+    controller: JoinHandle<anyhow::Result<()>>,
+}
+
+fn random_password() -> String {
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| char::from(b"abcdefghjkmnpqrstuvwxyz23456789"[rng.random_range(0..31)]))
+        .collect()
+}
+
+/// Empties `dir` if it is a previous demo's, refuses if it holds anything else.
+fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        if !dir.join(MARKER).exists() {
+            bail!(
+                "{} exists and is not a demo directory: choose another with --data-dir",
+                dir.display()
+            );
+        }
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("removing the old demo in {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(MARKER), "hotspot-demo data; safe to delete\n")?;
+    Ok(())
+}
+
+fn controller_config(opts: &DemoOptions) -> anyhow::Result<Config> {
+    let mut config = Config::from_toml(&default_toml()).context("the default controller config")?;
+    config.data_dir = opts.data_dir.join("controller");
+    config.http.listen = opts.http;
+    config.fleet.listen = opts.fleet;
+    config.fleet.server_name = "localhost".into();
+    Ok(config)
+}
+
+/// The first super admin, written to the ledger before the controller starts (as
+/// `hotspot-controller admin create` does).
+async fn create_admin(config: &Config, password: &str) -> anyhow::Result<()> {
+    let hasher = PasswordHasher::new(config.auth.password_params())?;
+    let store = SledStore::open(config.data_dir.join("db"))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let new = NewStaff {
+        username: "admin".into(),
+        password_hash: hasher.hash(password)?,
+        role: Role::SuperAdmin,
+        routers: Vec::new(),
+    };
+    store
+        .create_staff(new, &Stamp::system(now))?
+        .durable()
+        .await?;
+    store.sync().durable().await?;
+    Ok(())
+}
+
+async fn wait_healthy(api: &Api) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if let Ok((200, _)) = api.call("GET", "/healthz", None).await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the controller did not become healthy within 10 s")
+}
+
+impl Demo {
+    pub async fn start(opts: DemoOptions) -> anyhow::Result<Demo> {
+        prepare_dir(&opts.data_dir)?;
+        let config = controller_config(&opts)?;
+        std::fs::create_dir_all(&config.data_dir)?;
+        let admin_password = opts.admin_password.clone().unwrap_or_else(random_password);
+        create_admin(&config, &admin_password)
+            .await
+            .context("creating the super admin")?;
+
+        let (stop, stopped) = oneshot::channel::<()>();
+        let controller = tokio::spawn(hotspot_controller::cli::serve::serve_until(config, async {
+            let _ = stopped.await;
+        }));
+        let anonymous = Api::new(opts.http);
+        wait_healthy(&anonymous).await?;
+        let admin = anonymous.login("admin", &admin_password).await?;
+
+        let packages = create_packages(&admin).await?;
+        let mut sites = Vec::new();
+        for n in 1..=opts.sites {
+            sites.push(
+                start_site(&opts, &admin, n)
+                    .await
+                    .with_context(|| format!("site {n}"))?,
+            );
+        }
+        let staff_password = random_password();
+        let routers: Vec<u64> = sites.iter().map(|s| s.router_id).collect();
+        admin
+            .expect_ok("POST", "/api/staff", Some(&json!({"username": "staff", "password": staff_password, "role": "staff", "routers": routers})))
+            .await?;
+        let staff = anonymous.login("staff", &staff_password).await?;
+        if opts.vouchers_per_router > 0 {
+            for site in &sites {
+                staff
+                    .expect_ok("POST", "/api/tokens/generate", Some(&json!({"router_id": site.router_id, "package_id": packages[0].0, "count": opts.vouchers_per_router})))
+                    .await?;
+            }
+        }
+        Ok(Demo {
+            http: opts.http,
+            fleet: opts.fleet,
+            admin_password,
+            staff_password,
+            sites,
+            packages,
+            stop,
+            controller,
+        })
+    }
+
+    /// Stops agents, the controller and the simulators, in that order.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        for site in self.sites.iter() {
+            site.sim.clear_faults();
+        }
+        let mut sims = Vec::new();
+        for site in self.sites {
+            site.agent.shutdown().await.ok();
+            sims.push(site.sim);
+        }
+        let _ = self.stop.send(());
+        self.controller.await.context("the controller task")??;
+        for sim in sims {
+            sim.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+async fn create_packages(admin: &Api) -> anyhow::Result<Vec<(u64, String)>> {
+    let specs = [
+        json!({"name": "1 hour", "price_minor": 100, "currency": "USD", "time_limit": "1h", "rate_limit": "2M/5M"}),
+        json!({"name": "1 day", "price_minor": 300, "currency": "USD", "time_limit": "1d", "validity": "1d", "rate_limit": "5M/10M"}),
+        json!({"name": "1 GB", "price_minor": 200, "currency": "USD", "time_limit": "1w", "data_limit_bytes": "1G", "validity": "7d"}),
+    ];
+    let mut out = Vec::new();
+    for spec in specs {
+        let p: Value = admin
+            .expect_ok("POST", "/api/packages", Some(&spec))
+            .await?;
+        let id = p["id"].as_u64().context("package without id")?;
+        out.push((id, p["name"].as_str().unwrap_or_default().to_owned()));
+    }
+    Ok(out)
+}
+
+async fn start_site(opts: &DemoOptions, admin: &Api, n: usize) -> anyhow::Result<DemoSite> {
+    let id = format!("site-{n}");
+    let password = random_password();
+    let customers = (opts.customers_per_minute > 0.0).then_some(CustomerConfig {
+        logins_per_minute: opts.customers_per_minute,
+        time_scale: 60.0,
+        bytes_per_second: 40_000,
+    });
+    let sim = sim::start(SimConfig {
+        password: password.clone(),
+        identity: format!("cafe-{n}"),
+        customers,
+        ..SimConfig::local()
+    })
+    .await?;
+    admin
+        .expect_ok(
+            "POST",
+            "/api/sites",
+            Some(&json!({"id": id, "name": format!("Café {n}")})),
+        )
+        .await?;
+    let token: Value = admin
+        .expect_ok(
+            "POST",
+            &format!("/api/sites/{id}/enrollment"),
+            Some(&json!({})),
+        )
+        .await?;
+    let token = token["token"]
+        .as_str()
+        .context("enrollment answer without a token")?
+        .to_owned();
+    let data_dir = opts.data_dir.join(format!("agent-{n}"));
+    let dial = opts.agents_dial.unwrap_or(opts.fleet);
+    enroll(&EnrollOptions {
+        controller: dial.to_string(),
+        token,
+        data_dir: data_dir.clone(),
+        server_name: Some("localhost".into()),
+        deadline: Duration::from_secs(15),
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("enrolling the agent: {e}"))?;
+    let settings = hotspot_agent::config::Settings::new(&data_dir, dial, "localhost");
+    let agent = AgentHandle::start(settings)
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the agent: {e}"))?;
+    let api = sim.api_addr();
+    let mut router = None;
+    // The agent needs a moment to connect after enrolling; the API answers 503 until then.
+    for _ in 0..100 {
+        let body = json!({"name": format!("hAP {n}"), "site_id": id, "location": format!("Café {n}, front desk"),
+            "host": api.ip().to_string(), "port": api.port(), "username": "admin", "password": password});
+        match admin.call("POST", "/api/routers", Some(&body)).await? {
+            (201 | 200, r) => {
+                router = r["id"].as_u64();
+                break;
+            }
+            (503, _) => tokio::time::sleep(Duration::from_millis(100)).await,
+            (status, r) => bail!("adding the router answered {status}: {r}"),
+        }
+    }
+    let router_id = router.context("the site's agent did not come online within 10 s")?;
+    Ok(DemoSite {
+        id,
+        router_id,
+        sim,
+        agent,
+    })
+}

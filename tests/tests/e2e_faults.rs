@@ -1,0 +1,156 @@
+//! End to end under faults: a 10,000-voucher batch, a cut fleet link, a router reset — every
+//! voucher ends on its router exactly once, and no router password rests on disk.
+
+mod e2e_support;
+
+use std::collections::HashSet;
+
+use e2e_support::{codes_of, demo, eventually, options, wait_states};
+use hotspot_tests::demo::Demo;
+use hotspot_tests::demo::http::Api;
+use hotspot_tests::linkfault::LinkFaultProxy;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_thousand_voucher_batch_ends_with_ten_thousand_users() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = demo(1, dir.path()).await;
+    let admin = Api::new(demo.http)
+        .login("admin", &demo.admin_password)
+        .await
+        .expect("login");
+    let site = &demo.sites[0];
+    let answer = admin
+        .expect_ok("POST", "/api/tokens/generate", Some(&json!({"router_id": site.router_id, "package_id": demo.packages[0].0, "count": 10_000})))
+        .await
+        .expect("generate");
+    let codes = codes_of(&answer);
+    assert_eq!(codes.iter().collect::<HashSet<_>>().len(), 10_000);
+    eventually(120, "10,000 users on the router", || {
+        site.sim.user_count() == 10_000
+    })
+    .await;
+    let on_router: HashSet<String> = site.sim.users().into_iter().map(|u| u.name).collect();
+    assert_eq!(on_router.len(), 10_000);
+    assert!(
+        codes.iter().all(|c| on_router.contains(c)),
+        "every voucher is on the router"
+    );
+    demo.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouchers_made_while_the_link_is_cut_land_once_when_it_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = options(1, dir.path());
+    let proxy = LinkFaultProxy::start("127.0.0.1:0".parse().expect("addr"), opts.fleet)
+        .await
+        .expect("proxy");
+    opts.agents_dial = Some(proxy.local_addr());
+    let demo = Demo::start(opts).await.expect("demo starts");
+    let staff = Api::new(demo.http)
+        .login("staff", &demo.staff_password)
+        .await
+        .expect("login");
+    let site = &demo.sites[0];
+
+    proxy.blackhole();
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        let answer = staff
+            .expect_ok("POST", "/api/tokens/generate", Some(&json!({"router_id": site.router_id, "package_id": demo.packages[0].0, "count": 50})))
+            .await
+            .expect("generate answers while the link is cut");
+        for v in answer["vouchers"].as_array().expect("vouchers") {
+            assert_ne!(
+                v["state"], "active",
+                "nothing is confirmed while the link is cut: {v}"
+            );
+        }
+        codes.extend(codes_of(&answer));
+    }
+    assert_eq!(
+        site.sim.user_count(),
+        0,
+        "nothing reached the router through a cut link"
+    );
+
+    proxy.restore();
+    wait_states(&staff, &codes, "active", 90).await;
+    let users = site.sim.users();
+    for code in &codes {
+        assert_eq!(
+            users.iter().filter(|u| &u.name == code).count(),
+            1,
+            "{code} exactly once"
+        );
+    }
+    assert_eq!(users.len(), codes.len(), "no user the ledger does not know");
+    demo.shutdown().await.expect("clean shutdown");
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_reset_is_repaired_and_no_password_rests_on_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = demo(1, dir.path()).await;
+    let admin = Api::new(demo.http)
+        .login("admin", &demo.admin_password)
+        .await
+        .expect("login");
+    let site = &demo.sites[0];
+    let answer = admin
+        .expect_ok("POST", "/api/tokens/generate", Some(&json!({"router_id": site.router_id, "package_id": demo.packages[0].0, "count": 100})))
+        .await
+        .expect("generate");
+    let codes = codes_of(&answer);
+    wait_states(&admin, &codes, "active", 30).await;
+
+    site.sim.reset();
+    assert_eq!(site.sim.user_count(), 0);
+    admin
+        .expect_ok(
+            "POST",
+            &format!("/api/routers/{}/sync", site.router_id),
+            Some(&json!({})),
+        )
+        .await
+        .expect("sync");
+    eventually(60, "the agent restores the router's users", || {
+        site.sim.user_count() == 100
+    })
+    .await;
+    let users = site.sim.users();
+    assert!(
+        codes
+            .iter()
+            .all(|c| users.iter().filter(|u| &u.name == c).count() == 1)
+    );
+
+    let router_password = site.sim.password();
+    demo.shutdown().await.expect("clean shutdown");
+    let leaks = scan(&dir.path().join("demo"), router_password.as_bytes());
+    assert!(
+        leaks.is_empty(),
+        "router password found on disk in {leaks:?}"
+    );
+}
+
+/// Files under `dir` whose bytes contain `needle`.
+fn scan(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("readable dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}

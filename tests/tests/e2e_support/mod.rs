@@ -1,0 +1,82 @@
+//! What the end-to-end tests share: free ports, a demo fleet in a temp dir, waiting for states.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::Path;
+use std::time::Duration;
+
+use hotspot_tests::demo::http::Api;
+use hotspot_tests::demo::{Demo, DemoOptions};
+use serde_json::Value;
+
+pub fn free_tcp() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free tcp port")
+}
+
+pub fn free_udp() -> SocketAddr {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free udp port")
+}
+
+/// Demo options for a test: fresh ports, no customers, no vouchers at start.
+pub fn options(sites: usize, dir: &Path) -> DemoOptions {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    DemoOptions {
+        http: free_tcp(),
+        fleet: free_udp(),
+        data_dir: dir.join("demo"),
+        admin_password: Some("e2e-admin-password".into()),
+        sites,
+        vouchers_per_router: 0,
+        customers_per_minute: 0.0,
+        agents_dial: None,
+    }
+}
+
+pub async fn demo(sites: usize, dir: &Path) -> Demo {
+    Demo::start(options(sites, dir)).await.expect("demo starts")
+}
+
+/// The codes of a `POST /api/tokens/generate` answer.
+pub fn codes_of(answer: &Value) -> Vec<String> {
+    answer["vouchers"]
+        .as_array()
+        .expect("vouchers")
+        .iter()
+        .map(|v| v["code"].as_str().expect("code").to_owned())
+        .collect()
+}
+
+/// Polls until every code in `codes` has `state` in the ledger, or panics after `secs`.
+pub async fn wait_states(api: &Api, codes: &[String], state: &str, secs: u64) {
+    for _ in 0..secs * 10 {
+        let mut done = 0;
+        for code in codes {
+            let v = api
+                .expect_ok("GET", &format!("/api/tokens/{code}"), None)
+                .await
+                .expect("voucher");
+            done += usize::from(v["state"] == state);
+        }
+        if done == codes.len() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("vouchers did not all reach state {state} within {secs} s");
+}
+
+/// Polls `cond` every 100 ms for up to `secs`; panics with `what` if it never holds.
+pub async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..secs * 10 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {secs} s");
+}
