@@ -6,25 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hotspot_shared::routeros::{Reply, ReplyKind, Request};
-use hotspot_tests::sim::testing::RawClient;
+use hotspot_shared::routeros::{ReplyKind, Request};
+use hotspot_tests::sim::testing::{RawClient, kinds, logged_in};
 use hotspot_tests::sim::{NewUser, SimConfig, start};
 use sha2::{Digest as _, Sha256};
 use tokio::net::TcpStream;
-
-async fn logged_in(addr: SocketAddr) -> RawClient<TcpStream> {
-    let mut c = RawClient::connect(addr).await.expect("connects");
-    let r = c
-        .login("admin", "sim-password")
-        .await
-        .expect("login answered");
-    assert_eq!(kinds(&r), [ReplyKind::Done], "login: {r:?}");
-    c
-}
-
-fn kinds(replies: &[Reply]) -> Vec<ReplyKind> {
-    replies.iter().map(|r| r.kind).collect()
-}
 
 #[tokio::test]
 async fn api_ssl_handshake_with_a_client_that_trusts_the_certificate() {

@@ -6,25 +6,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use hotspot_shared::routeros::{Reply, ReplyKind, Request};
-use hotspot_tests::sim::testing::RawClient;
+use hotspot_shared::routeros::{ReplyKind, Request};
+use hotspot_tests::sim::testing::{kinds, logged_in};
 use hotspot_tests::sim::{CustomerConfig, NewUser, SimConfig, start};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
-
-async fn logged_in(addr: SocketAddr) -> RawClient<TcpStream> {
-    let mut c = RawClient::connect(addr).await.expect("connects");
-    let r = c
-        .login("admin", "sim-password")
-        .await
-        .expect("login answered");
-    assert_eq!(kinds(&r), [ReplyKind::Done], "login: {r:?}");
-    c
-}
-
-fn kinds(replies: &[Reply]) -> Vec<ReplyKind> {
-    replies.iter().map(|r| r.kind).collect()
-}
 
 /// Polls `cond` every 20 ms for up to 10 s.
 async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {

@@ -2,66 +2,16 @@
 //! set, remove), the router's own error wording, profiles, active sessions and the system
 //! menus — over raw sentences with the shared codec.
 
-use hotspot_shared::routeros::{Reply, ReplyKind, Request};
-use hotspot_tests::sim::testing::RawClient;
-use hotspot_tests::sim::{NewUser, SimConfig, SimHandle, start};
-use tokio::net::TcpStream;
-
-async fn sim(version: &str) -> SimHandle {
-    let cfg = SimConfig {
-        ros_version: version.parse().expect("version"),
-        ..SimConfig::local()
-    };
-    start(cfg).await.expect("simulator starts")
-}
-
-async fn logged_in(h: &SimHandle) -> RawClient<TcpStream> {
-    let mut c = RawClient::connect(h.api_addr()).await.expect("connects");
-    let r = c
-        .login("admin", "sim-password")
-        .await
-        .expect("login answered");
-    assert_eq!(kinds(&r), [ReplyKind::Done], "login: {r:?}");
-    c
-}
-
-fn kinds(replies: &[Reply]) -> Vec<ReplyKind> {
-    replies.iter().map(|r| r.kind).collect()
-}
-
-fn trap_message(replies: &[Reply]) -> String {
-    assert_eq!(
-        kinds(replies),
-        [ReplyKind::Trap, ReplyKind::Done],
-        "expected a trap: {replies:?}"
-    );
-    replies[0]
-        .message()
-        .map(|m| m.into_owned())
-        .unwrap_or_default()
-}
-
-fn rows(replies: &[Reply]) -> Vec<&Reply> {
-    replies.iter().filter(|r| r.kind == ReplyKind::Re).collect()
-}
-
-fn ret(replies: &[Reply]) -> String {
-    let done = replies.last().expect("a reply");
-    assert_eq!(done.kind, ReplyKind::Done, "{replies:?}");
-    done.attrs.get_str("ret").expect("=ret=").into_owned()
-}
-
-fn add_user(name: &str) -> Request {
-    Request::new("/ip/hotspot/user/add")
-        .attr("name", name)
-        .attr("password", "pw")
-        .attr("limit-uptime", "1h")
-}
+use hotspot_shared::routeros::{ReplyKind, Request};
+use hotspot_tests::sim::testing::{
+    add_user, kinds, logged_in, ret, rows, sim_version, trap_message,
+};
+use hotspot_tests::sim::{NewUser, SimConfig, start};
 
 #[tokio::test]
 async fn users_add_print_query_proplist_set_remove() {
-    let h = sim("7.16").await;
-    let mut c = logged_in(&h).await;
+    let h = sim_version("7.16").await;
+    let mut c = logged_in(h.api_addr()).await;
     let mut ids = Vec::new();
     for name in ["V1", "V2", "V3"] {
         ids.push(ret(&c.call(&add_user(name)).await.expect("added")));
@@ -185,8 +135,8 @@ async fn users_add_print_query_proplist_set_remove() {
 
 #[tokio::test]
 async fn the_routers_own_error_wording() {
-    let h = sim("7.16").await;
-    let mut c = logged_in(&h).await;
+    let h = sim_version("7.16").await;
+    let mut c = logged_in(h.api_addr()).await;
     ret(&c.call(&add_user("DUP")).await.expect("added"));
     let r = c.call(&add_user("DUP")).await.expect("answered");
     assert_eq!(
@@ -253,8 +203,8 @@ async fn the_routers_own_error_wording() {
 
 #[tokio::test]
 async fn profiles_active_sessions_and_system_menus() {
-    let h = sim("7.16").await;
-    let mut c = logged_in(&h).await;
+    let h = sim_version("7.16").await;
+    let mut c = logged_in(h.api_addr()).await;
     let r = c
         .call(&Request::new("/ip/hotspot/user/profile/print").query("name=default"))
         .await
@@ -375,7 +325,7 @@ async fn profiles_active_sessions_and_system_menus() {
     })
     .await
     .expect("starts");
-    let mut c = logged_in(&h).await;
+    let mut c = logged_in(h.api_addr()).await;
     let r = c
         .call(&Request::new("/system/routerboard/print"))
         .await

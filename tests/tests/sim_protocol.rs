@@ -14,65 +14,15 @@
 
 use std::collections::HashMap;
 
-use hotspot_shared::routeros::{Reply, ReplyKind, Request};
-use hotspot_tests::sim::testing::RawClient;
-use hotspot_tests::sim::{RosVersion, SimConfig, SimHandle, start};
-use tokio::net::TcpStream;
-
-async fn sim(version: &str) -> SimHandle {
-    let cfg = SimConfig {
-        ros_version: version.parse().expect("version"),
-        ..SimConfig::local()
-    };
-    start(cfg).await.expect("simulator starts")
-}
-
-async fn logged_in(h: &SimHandle) -> RawClient<TcpStream> {
-    let mut c = RawClient::connect(h.api_addr()).await.expect("connects");
-    let r = c
-        .login("admin", "sim-password")
-        .await
-        .expect("login answered");
-    assert_eq!(kinds(&r), [ReplyKind::Done], "login: {r:?}");
-    c
-}
-
-fn kinds(replies: &[Reply]) -> Vec<ReplyKind> {
-    replies.iter().map(|r| r.kind).collect()
-}
-
-fn trap_message(replies: &[Reply]) -> String {
-    assert_eq!(
-        kinds(replies),
-        [ReplyKind::Trap, ReplyKind::Done],
-        "expected a trap: {replies:?}"
-    );
-    replies[0]
-        .message()
-        .map(|m| m.into_owned())
-        .unwrap_or_default()
-}
-
-fn rows(replies: &[Reply]) -> Vec<&Reply> {
-    replies.iter().filter(|r| r.kind == ReplyKind::Re).collect()
-}
-
-fn ret(replies: &[Reply]) -> String {
-    let done = replies.last().expect("a reply");
-    assert_eq!(done.kind, ReplyKind::Done, "{replies:?}");
-    done.attrs.get_str("ret").expect("=ret=").into_owned()
-}
-
-fn add_user(name: &str) -> Request {
-    Request::new("/ip/hotspot/user/add")
-        .attr("name", name)
-        .attr("password", "pw")
-        .attr("limit-uptime", "1h")
-}
+use hotspot_shared::routeros::{ReplyKind, Request};
+use hotspot_tests::sim::RosVersion;
+use hotspot_tests::sim::testing::{
+    RawClient, add_user, kinds, logged_in, ret, rows, sim_version, trap_message,
+};
 
 #[tokio::test]
 async fn plain_login_and_the_bad_password_wording() {
-    let h = sim("7.16").await;
+    let h = sim_version("7.16").await;
     let mut c = RawClient::connect(h.api_addr()).await.expect("connects");
     let r = c.login("admin", "wrong").await.expect("answered");
     assert_eq!(trap_message(&r), "invalid user name or password (6)");
@@ -94,7 +44,7 @@ async fn plain_login_and_the_bad_password_wording() {
 
 #[tokio::test]
 async fn legacy_md5_login_before_6_43() {
-    let h = sim("6.40").await;
+    let h = sim_version("6.40").await;
     assert!(
         "6.40"
             .parse::<RosVersion>()
@@ -121,7 +71,7 @@ async fn legacy_md5_login_before_6_43() {
 
 #[tokio::test]
 async fn a_command_before_login_is_fatal() {
-    let h = sim("7.16").await;
+    let h = sim_version("7.16").await;
     let mut c = RawClient::connect(h.api_addr()).await.expect("connects");
     let r = c
         .call(&Request::new("/ip/hotspot/user/print"))
@@ -138,8 +88,8 @@ async fn a_command_before_login_is_fatal() {
 
 #[tokio::test]
 async fn quit_and_malformed_input_end_the_session_with_fatal() {
-    let h = sim("7.16").await;
-    let mut c = logged_in(&h).await;
+    let h = sim_version("7.16").await;
+    let mut c = logged_in(h.api_addr()).await;
     let r = c.call(&Request::new("/quit")).await.expect("answered");
     assert_eq!(
         r[0].message().as_deref(),
@@ -147,7 +97,7 @@ async fn quit_and_malformed_input_end_the_session_with_fatal() {
     );
     assert!(c.read_reply().await.expect("closed").is_none());
 
-    let mut c = logged_in(&h).await;
+    let mut c = logged_in(h.api_addr()).await;
     c.send_bytes(&[0xF8, 0x01]).await.expect("sent");
     let r = c.read_reply().await.expect("answered").expect("a reply");
     assert_eq!(r.kind, ReplyKind::Fatal);
@@ -157,7 +107,7 @@ async fn quit_and_malformed_input_end_the_session_with_fatal() {
     );
     assert!(c.read_reply().await.expect("closed").is_none());
 
-    let mut c = logged_in(&h).await;
+    let mut c = logged_in(h.api_addr()).await;
     c.send_words(&[&b"/ip/hotspot/user/print"[..], b"bare-word"])
         .await
         .expect("sent");
@@ -180,8 +130,8 @@ async fn empty_reply_from_7_18_only() {
         ("7.16", vec![ReplyKind::Done]),
         ("6.49.10", vec![ReplyKind::Done]),
     ] {
-        let h = sim(version).await;
-        let mut c = logged_in(&h).await;
+        let h = sim_version(version).await;
+        let mut c = logged_in(h.api_addr()).await;
         let r = c
             .call(&Request::new("/ip/hotspot/user/print").with_tag("5"))
             .await
@@ -197,8 +147,8 @@ async fn empty_reply_from_7_18_only() {
 
 #[tokio::test]
 async fn pipelined_tagged_commands_are_answered_in_order_with_their_tags() {
-    let h = sim("7.19").await;
-    let mut c = logged_in(&h).await;
+    let h = sim_version("7.19").await;
+    let mut c = logged_in(h.api_addr()).await;
     const N: usize = 200;
     for i in 0..N {
         c.send(&add_user(&format!("PIPE{i:03}")).with_tag(i.to_string()))

@@ -123,3 +123,61 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawClient<S> {
         self.stream
     }
 }
+
+/// A simulator of RouterOS `version` (e.g. `"7.19"`) with the default local settings.
+pub async fn sim_version(version: &str) -> super::SimHandle {
+    let cfg = super::SimConfig {
+        ros_version: version.parse().expect("a RouterOS version"),
+        ..super::SimConfig::local()
+    };
+    super::start(cfg).await.expect("simulator starts")
+}
+
+/// A raw client logged in as the local default admin.
+pub async fn logged_in(addr: std::net::SocketAddr) -> RawClient<tokio::net::TcpStream> {
+    let mut c = RawClient::connect(addr).await.expect("connects");
+    let r = c
+        .login("admin", "sim-password")
+        .await
+        .expect("login answered");
+    assert_eq!(kinds(&r), [ReplyKind::Done], "login: {r:?}");
+    c
+}
+
+/// The reply types, in order.
+pub fn kinds(replies: &[Reply]) -> Vec<ReplyKind> {
+    replies.iter().map(|r| r.kind).collect()
+}
+
+/// The message of a `!trap` + `!done` answer (panics on any other answer).
+pub fn trap_message(replies: &[Reply]) -> String {
+    assert_eq!(
+        kinds(replies),
+        [ReplyKind::Trap, ReplyKind::Done],
+        "expected a trap: {replies:?}"
+    );
+    replies[0]
+        .message()
+        .map(|m| m.into_owned())
+        .unwrap_or_default()
+}
+
+/// The `!re` items.
+pub fn rows(replies: &[Reply]) -> Vec<&Reply> {
+    replies.iter().filter(|r| r.kind == ReplyKind::Re).collect()
+}
+
+/// The `=ret=` of the final `!done`.
+pub fn ret(replies: &[Reply]) -> String {
+    let done = replies.last().expect("a reply");
+    assert_eq!(done.kind, ReplyKind::Done, "{replies:?}");
+    done.attrs.get_str("ret").expect("=ret=").into_owned()
+}
+
+/// `/ip/hotspot/user/add` of `name` with a one-hour limit.
+pub fn add_user(name: &str) -> Request {
+    Request::new("/ip/hotspot/user/add")
+        .attr("name", name)
+        .attr("password", "pw")
+        .attr("limit-uptime", "1h")
+}
