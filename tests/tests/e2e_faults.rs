@@ -5,7 +5,7 @@ mod e2e_support;
 
 use std::collections::HashSet;
 
-use e2e_support::{codes_of, demo, eventually, options, wait_states};
+use e2e_support::{codes_of, demo, eventually, generate, options, wait_states};
 use hotspot_tests::demo::Demo;
 use hotspot_tests::demo::http::Api;
 use hotspot_tests::linkfault::LinkFaultProxy;
@@ -20,10 +20,7 @@ async fn a_ten_thousand_voucher_batch_ends_with_ten_thousand_users() {
         .await
         .expect("login");
     let site = &demo.sites[0];
-    let answer = admin
-        .expect_ok("POST", "/api/tokens/generate", Some(&json!({"router_id": site.router_id, "package_id": demo.packages[0].0, "count": 10_000})))
-        .await
-        .expect("generate");
+    let answer = generate(&admin, site.router_id, demo.packages[0].0, 10_000).await;
     let codes = codes_of(&answer);
     assert_eq!(codes.iter().collect::<HashSet<_>>().len(), 10_000);
     eventually(120, "10,000 users on the router", || {
@@ -57,10 +54,7 @@ async fn vouchers_made_while_the_link_is_cut_land_once_when_it_returns() {
     proxy.blackhole();
     let mut codes = Vec::new();
     for _ in 0..4 {
-        let answer = staff
-            .expect_ok("POST", "/api/tokens/generate", Some(&json!({"router_id": site.router_id, "package_id": demo.packages[0].0, "count": 50})))
-            .await
-            .expect("generate answers while the link is cut");
+        let answer = generate(&staff, site.router_id, demo.packages[0].0, 50).await;
         for v in answer["vouchers"].as_array().expect("vouchers") {
             assert_ne!(
                 v["state"], "active",
@@ -99,10 +93,7 @@ async fn a_router_reset_is_repaired_and_no_password_rests_on_disk() {
         .await
         .expect("login");
     let site = &demo.sites[0];
-    let answer = admin
-        .expect_ok("POST", "/api/tokens/generate", Some(&json!({"router_id": site.router_id, "package_id": demo.packages[0].0, "count": 100})))
-        .await
-        .expect("generate");
+    let answer = generate(&admin, site.router_id, demo.packages[0].0, 100).await;
     let codes = codes_of(&answer);
     wait_states(&admin, &codes, "active", 30).await;
 

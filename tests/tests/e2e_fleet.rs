@@ -6,7 +6,7 @@ mod e2e_support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use e2e_support::{codes_of, demo, wait_states};
+use e2e_support::{codes_of, demo, generate, wait_states};
 use hotspot_tests::demo::http::Api;
 use serde_json::{Value, json};
 
@@ -22,14 +22,7 @@ async fn staff_generates_vouchers_that_land_on_the_router_exactly_once() {
     let site = &demo.sites[0];
     let package = demo.packages[0].0;
 
-    let answer = staff
-        .expect_ok(
-            "POST",
-            "/api/tokens/generate",
-            Some(&json!({"router_id": site.router_id, "package_id": package, "count": 50})),
-        )
-        .await
-        .expect("generate");
+    let answer = generate(&staff, site.router_id, package, 50).await;
     let codes = codes_of(&answer);
     assert_eq!(codes.len(), 50);
     assert_eq!(

@@ -41,6 +41,14 @@ pub async fn demo(sites: usize, dir: &Path) -> Demo {
     Demo::start(options(sites, dir)).await.expect("demo starts")
 }
 
+/// `POST /api/tokens/generate` of `count` vouchers; the answer.
+pub async fn generate(api: &Api, router: u64, package: u64, count: u32) -> Value {
+    let body = serde_json::json!({"router_id": router, "package_id": package, "count": count});
+    api.expect_ok("POST", "/api/tokens/generate", Some(&body))
+        .await
+        .expect("generate answers 2xx")
+}
+
 /// The codes of a `POST /api/tokens/generate` answer.
 pub fn codes_of(answer: &Value) -> Vec<String> {
     answer["vouchers"]
