@@ -35,6 +35,7 @@ pub mod outbox;
 pub mod peer;
 pub mod recording;
 pub mod server;
+pub mod watchdog;
 pub mod wire;
 
 mod channel;

@@ -117,7 +117,11 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// No runtime progress for this long aborts the process (see `hotspot_link::watchdog`).
+const WATCHDOG_STALL: Duration = Duration::from_secs(60);
+
 async fn serve(config: Config) -> anyhow::Result<()> {
+    hotspot_link::watchdog::spawn(WATCHDOG_STALL);
     serve_until(config, shutdown_signal()).await
 }
 
