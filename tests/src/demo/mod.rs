@@ -120,14 +120,23 @@ async fn create_admin(config: &Config, password: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_healthy(api: &Api) -> anyhow::Result<()> {
-    for _ in 0..200 {
+/// Waits for `/healthz`; fails at once with the controller's own error if it stopped.
+async fn wait_healthy(
+    api: &Api,
+    controller: &mut JoinHandle<anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    for _ in 0..1200 {
+        if controller.is_finished() {
+            let outcome = controller.await.context("the controller task")?;
+            outcome.context("the controller stopped while starting")?;
+            bail!("the controller stopped while starting");
+        }
         if let Ok((200, _)) = api.call("GET", "/healthz", None).await {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("the controller did not become healthy within 10 s")
+    bail!("the controller did not become healthy within 60 s")
 }
 
 impl Demo {
@@ -141,11 +150,12 @@ impl Demo {
             .context("creating the super admin")?;
 
         let (stop, stopped) = oneshot::channel::<()>();
-        let controller = tokio::spawn(hotspot_controller::cli::serve::serve_until(config, async {
-            let _ = stopped.await;
-        }));
+        let mut controller =
+            tokio::spawn(hotspot_controller::cli::serve::serve_until(config, async {
+                let _ = stopped.await;
+            }));
         let anonymous = Api::new(opts.http);
-        wait_healthy(&anonymous).await?;
+        wait_healthy(&anonymous, &mut controller).await?;
         let admin = anonymous.login("admin", &admin_password).await?;
 
         let packages = create_packages(&admin).await?;

@@ -37,8 +37,23 @@ pub fn options(sites: usize, dir: &Path) -> DemoOptions {
     }
 }
 
+/// A demo fleet; retried with fresh ports when a port picked free was taken meanwhile by a test
+/// running in parallel (the only way a start fails here that is not a bug).
 pub async fn demo(sites: usize, dir: &Path) -> Demo {
-    Demo::start(options(sites, dir)).await.expect("demo starts")
+    start_demo(|| options(sites, dir)).await
+}
+
+/// [`Demo::start`] with options from `make`, up to three tries.
+pub async fn start_demo(mut make: impl FnMut() -> DemoOptions) -> Demo {
+    let mut last = None;
+    for _ in 0..3 {
+        match Demo::start(make()).await {
+            Ok(demo) => return demo,
+            Err(e) if format!("{e:#}").contains("in use") => last = Some(e),
+            Err(e) => panic!("demo starts: {e:#}"),
+        }
+    }
+    panic!("demo starts: {:#}", last.expect("an error"))
 }
 
 /// `POST /api/tokens/generate` of `count` vouchers; the answer.
