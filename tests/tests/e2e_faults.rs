@@ -94,8 +94,32 @@ async fn vouchers_made_while_the_link_is_cut_land_once_when_it_returns() {
     proxy.shutdown().await;
 }
 
+/// Everything logged in this test process (each test runs in its own process under nextest;
+/// under `cargo test` the first test to install it wins, which only widens what is searched).
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_router_reset_is_repaired_and_no_password_rests_on_disk() {
+async fn a_router_reset_is_repaired_and_no_password_rests_on_disk_or_in_logs() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .try_init();
     let dir = tempfile::tempdir().expect("tempdir");
     let demo = demo(1, dir.path()).await;
     let admin = Api::new(demo.http)
