@@ -22,6 +22,7 @@
 //! controller never talks to a router, only agents do.
 
 pub mod apply;
+pub mod cli;
 pub mod config;
 pub mod enroll;
 pub mod identity;

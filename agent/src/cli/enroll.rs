@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::enroll::{EnrollFailure, EnrollOptions, enroll};
 use clap::Args;
-use hotspot_agent::enroll::{EnrollFailure, EnrollOptions, enroll};
 
 #[derive(Args)]
 pub struct EnrollArgs {

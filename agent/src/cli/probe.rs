@@ -7,11 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::routeros::{ReconnectPolicy, Router, RouterConfig, RouterError, SecretString, TlsTrust};
 use anyhow::Context;
 use clap::Args;
-use hotspot_agent::routeros::{
-    ReconnectPolicy, Router, RouterConfig, RouterError, SecretString, TlsTrust,
-};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
@@ -58,12 +56,12 @@ pub async fn probe(args: ProbeArgs) -> ExitCode {
         }
     };
     let router = Router::new(config.clone());
-    let result = hotspot_agent::probe::print_report(&router).await;
+    let result = crate::probe::print_report(&router).await;
     router.close().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", hotspot_agent::probe::human_error(&e, &config));
+            eprintln!("error: {}", crate::probe::human_error(&e, &config));
             ExitCode::from(exit_code(&e))
         }
     }

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::Args;
-use hotspot_agent::config::{
+use crate::config::{
     ApplySection, ConfigFile, ControllerSection, DEFAULT_CONFIG, JobsSection, RouterSection,
 };
-use hotspot_agent::{AgentHandle, enroll};
+use crate::{AgentHandle, enroll};
+use anyhow::Context;
+use clap::Args;
 
 #[derive(Args)]
 pub struct RunArgs {

@@ -1,0 +1,238 @@
+//! End to end over real processes: `hotspot-controller` and `hotspot-agent` (their exact entry
+//! points) as child processes, driven through their command lines and the HTTP API, the agent
+//! and the controller each killed with SIGKILL while vouchers flow — every voucher ends on the
+//! simulated router exactly once.
+
+mod e2e_support;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use e2e_support::{codes_of, eventually, free_tcp, free_udp, generate, wait_states};
+use hotspot_tests::demo::http::Api;
+use hotspot_tests::sim::{self, SimConfig};
+use serde_json::json;
+
+/// A child process killed (SIGKILL) when dropped, so a failing test leaves nothing running.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    fn kill9(mut self) {
+        self.0.kill().expect("SIGKILL");
+        let _ = self.0.wait();
+    }
+}
+
+fn controller_cmd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_e2e-controller"));
+    c.env("RUST_LOG", "warn").stdin(Stdio::null());
+    c
+}
+
+fn start_controller(dir: &Path, http: SocketAddr, fleet: SocketAddr) -> Proc {
+    let data = dir.join("controller");
+    let child = controller_cmd()
+        .args(["serve", "--data-dir"])
+        .arg(&data)
+        .args([
+            "--http",
+            &http.to_string(),
+            "--fleet",
+            &fleet.to_string(),
+            "--server-name",
+            "localhost",
+        ])
+        .spawn()
+        .expect("controller starts");
+    Proc(child)
+}
+
+fn agent_cmd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_e2e-agent"));
+    c.env("RUST_LOG", "warn").stdin(Stdio::null());
+    c
+}
+
+fn start_agent(dir: &Path, fleet: SocketAddr) -> Proc {
+    let child = agent_cmd()
+        .args(["run", "--data-dir"])
+        .arg(dir.join("agent"))
+        .args([
+            "--controller",
+            &fleet.to_string(),
+            "--server-name",
+            "localhost",
+        ])
+        .spawn()
+        .expect("agent starts");
+    Proc(child)
+}
+
+async fn healthy(api: &Api) {
+    for _ in 0..600 {
+        if let Ok((200, _)) = api.call("GET", "/healthz", None).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the controller did not answer /healthz within 60 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouchers_land_once_through_real_processes_killed_mid_flow() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (http, fleet) = (free_tcp(), free_udp());
+
+    // The first super admin, from the command line (password from the environment).
+    let status = controller_cmd()
+        .args(["admin", "create", "--data-dir"])
+        .arg(dir.path().join("controller"))
+        .args([
+            "--username",
+            "admin",
+            "--password-env",
+            "E2E_ADMIN_PASSWORD",
+        ])
+        .env("E2E_ADMIN_PASSWORD", "e2e-admin-password")
+        .status()
+        .expect("admin create runs");
+    assert!(status.success(), "admin create: {status}");
+
+    let mut controller = start_controller(dir.path(), http, fleet);
+    let anonymous = Api::new(http);
+    healthy(&anonymous).await;
+    let admin = anonymous
+        .login("admin", "e2e-admin-password")
+        .await
+        .expect("login");
+    admin
+        .expect_ok(
+            "POST",
+            "/api/sites",
+            Some(&json!({"id": "cafe", "name": "Café"})),
+        )
+        .await
+        .expect("site");
+    let token = admin
+        .expect_ok("POST", "/api/sites/cafe/enrollment", Some(&json!({})))
+        .await
+        .expect("token");
+    let token = token["token"].as_str().expect("token text").to_owned();
+
+    // The agent enrolls from its command line, then runs.
+    let status = agent_cmd()
+        .args([
+            "enroll",
+            "--controller",
+            &fleet.to_string(),
+            "--token",
+            &token,
+            "--server-name",
+            "localhost",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("agent"))
+        .status()
+        .expect("enroll runs");
+    assert!(status.success(), "enroll: {status}");
+    let status = agent_cmd()
+        .args([
+            "enroll",
+            "--controller",
+            &fleet.to_string(),
+            "--token",
+            &token,
+            "--server-name",
+            "localhost",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("agent-again"))
+        .status()
+        .expect("enroll runs");
+    assert!(!status.success(), "a used token is refused");
+    let mut agent = start_agent(dir.path(), fleet);
+
+    let router_sim = sim::start(SimConfig::local())
+        .await
+        .expect("simulated router");
+    let api = router_sim.api_addr();
+    let router_body = json!({"name": "hAP", "site_id": "cafe", "host": api.ip().to_string(), "port": api.port(),
+        "username": "admin", "password": SimConfig::local().password});
+    let mut router = None;
+    for _ in 0..300 {
+        match admin
+            .call("POST", "/api/routers", Some(&router_body))
+            .await
+            .expect("call")
+        {
+            (201 | 200, r) => {
+                router = r["id"].as_u64();
+                break;
+            }
+            (503, _) => tokio::time::sleep(Duration::from_millis(100)).await,
+            (status, r) => panic!("adding the router: {status} {r}"),
+        }
+    }
+    let router = router.expect("the agent came online and the router was added");
+    let package = admin
+        .expect_ok("POST", "/api/packages", Some(&json!({"name": "1 hour", "price_minor": 100, "currency": "USD", "time_limit": "1h"})))
+        .await
+        .expect("package");
+    let package = package["id"].as_u64().expect("package id");
+
+    let mut codes = Vec::new();
+    for round in 0..3 {
+        // Slow the router so that the kill lands while the batch is being applied.
+        router_sim.set_service_time(Duration::from_millis(2));
+        codes.extend(codes_of(&generate(&admin, router, package, 300).await));
+        tokio::time::sleep(Duration::from_millis(150 + 100 * round)).await;
+        agent.kill9();
+        agent = start_agent(dir.path(), fleet);
+    }
+    // The controller too, with vouchers queued for the site.
+    codes.extend(codes_of(&generate(&admin, router, package, 100).await));
+    controller.kill9();
+    controller = start_controller(dir.path(), http, fleet);
+    healthy(&anonymous).await;
+    let admin = anonymous
+        .login("admin", "e2e-admin-password")
+        .await
+        .expect("login after restart");
+    codes.extend(codes_of(&generate(&admin, router, package, 100).await));
+
+    let expected: HashSet<&String> = codes.iter().collect();
+    assert_eq!(expected.len(), codes.len(), "codes are unique");
+    eventually(120, "every voucher on the router", || {
+        router_sim.user_count() >= codes.len()
+    })
+    .await;
+    let users = router_sim.users();
+    for code in &codes {
+        assert_eq!(
+            users.iter().filter(|u| &u.name == code).count(),
+            1,
+            "{code} exactly once"
+        );
+    }
+    assert_eq!(
+        users.len(),
+        codes.len(),
+        "nothing on the router the ledger does not know"
+    );
+    wait_states(&admin, &codes, "active", 60).await;
+
+    drop(agent);
+    drop(controller);
+    router_sim.shutdown().await;
+}
