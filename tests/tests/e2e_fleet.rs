@@ -131,3 +131,112 @@ async fn access_is_checked_on_the_running_fleet() {
 
     demo.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seed_router_and_voucher_endpoint_answers_through_the_whole_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = demo(1, dir.path()).await;
+    let anonymous = Api::new(demo.http);
+    let admin = anonymous
+        .login("admin", &demo.admin_password)
+        .await
+        .expect("admin login");
+    let staff = anonymous
+        .login("staff", &demo.staff_password)
+        .await
+        .expect("staff login");
+    let site = &demo.sites[0];
+    let id = site.router_id;
+
+    // GET/PUT /api/routers/:id — the answer never carries a password.
+    let router = admin
+        .expect_ok("GET", &format!("/api/routers/{id}"), None)
+        .await
+        .expect("get");
+    assert!(router.get("password").is_none(), "{router}");
+    let updated = admin
+        .expect_ok(
+            "PUT",
+            &format!("/api/routers/{id}"),
+            Some(&json!({"location": "back office"})),
+        )
+        .await
+        .expect("put");
+    assert_eq!(updated["location"], "back office", "{updated}");
+
+    // POST /test, GET /stats: live from the simulated router through the agent.
+    let tested = admin
+        .expect_ok("POST", &format!("/api/routers/{id}/test"), Some(&json!({})))
+        .await
+        .expect("test");
+    assert_eq!(tested["ok"], true, "{tested}");
+    let stats = staff
+        .expect_ok("GET", &format!("/api/routers/{id}/stats"), None)
+        .await
+        .expect("stats");
+    assert_eq!(stats["stale"], false, "{stats}");
+    assert!(
+        stats["stats"]["total_memory"].as_u64().unwrap_or(0) > 0,
+        "{stats}"
+    );
+
+    // A customer logs in with a voucher: GET /active-users shows the session, kick ends it.
+    let code = codes_of(&generate(&staff, id, demo.packages[0].0, 1).await).remove(0);
+    wait_states(&staff, std::slice::from_ref(&code), "active", 30).await;
+    site.sim.login_customer(&code).expect("customer logs in");
+    let active = staff
+        .expect_ok("GET", &format!("/api/routers/{id}/active-users"), None)
+        .await
+        .expect("active");
+    let session = active["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|s| s["user"] == code.as_str())
+        .unwrap_or_else(|| panic!("the customer's session is listed: {active}"));
+    let session_id = session["id"].as_str().expect("session id").to_owned();
+    admin
+        .expect_ok(
+            "POST",
+            &format!("/api/routers/{id}/active-users/{session_id}/kick"),
+            Some(&json!({})),
+        )
+        .await
+        .expect("kick");
+    assert!(
+        site.sim.active().iter().all(|s| s.user != code),
+        "the session is gone from the router"
+    );
+
+    // POST /sync, then the voucher lists: mine (staff) and all (admin).
+    admin
+        .expect_ok("POST", &format!("/api/routers/{id}/sync"), Some(&json!({})))
+        .await
+        .expect("sync");
+    let mine = staff
+        .expect_ok("GET", "/api/tokens/my-tokens", None)
+        .await
+        .expect("my-tokens");
+    assert!(
+        mine["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|v| v["code"] == code.as_str()),
+        "{mine}"
+    );
+    let all = admin
+        .expect_ok("GET", &format!("/api/tokens/all?router_id={id}"), None)
+        .await
+        .expect("all");
+    assert!(
+        all["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|v| v["code"] == code.as_str()),
+        "{all}"
+    );
+
+    demo.shutdown().await.expect("clean shutdown");
+}
