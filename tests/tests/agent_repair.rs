@@ -135,10 +135,14 @@ async fn usage_samples_grow_as_customers_use_their_vouchers() {
         panic!("sync answered otherwise");
     };
     assert_eq!(samples, 2, "both vouchers read");
-    let seen = samples_of("U00000");
-    let (first, last) = (seen[0], seen[seen.len() - 1]);
-    assert!(last.1 > first.1, "bytes grew: {seen:?}");
-    assert!(last.2, "still online");
+    // The sync's events travel the link after its answer: wait for them, then compare.
+    let first = samples_of("U00000")[0];
+    eventually(
+        "a later sample with more bytes, still online",
+        Duration::from_secs(20),
+        || samples_of("U00000").iter().any(|s| s.1 > first.1 && s.2),
+    )
+    .await;
     assert!(
         samples_of("U00001").iter().all(|s| s.1 == 0 && !s.2),
         "the unused voucher stays at zero"
