@@ -15,15 +15,13 @@
 //!   limit; reported.
 //!
 //! Re-queued vouchers go out as durable `CreateVouchers` commands built the same way as at
-//! issue ([`voucher_user`]).
+//! issue ([`VoucherRecord::router_user`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use hotspot_pki::SiteId;
-use hotspot_shared::domain::voucher::router_comment;
-use hotspot_shared::domain::{PackageId, RouterId, VoucherState, VoucherUser};
+use hotspot_shared::domain::{PackageId, RouterId, VoucherState};
 use hotspot_shared::fleet::msg::{Command, MAX_VOUCHERS_PER_COMMAND};
-use hotspot_shared::units::RosDuration;
 use serde::Deserialize;
 
 use super::ReconcileError;
@@ -35,19 +33,6 @@ use crate::store::{
 
 /// A voucher younger than this is never re-queued: it may still be on its way.
 pub const STUCK_AFTER: i64 = 3600;
-
-/// The hotspot user a voucher becomes on its router (`profile` from its package).
-pub fn voucher_user(v: &VoucherRecord, profile: &str) -> VoucherUser {
-    VoucherUser {
-        code: v.code.clone(),
-        password: v.password.clone(),
-        profile: profile.to_owned(),
-        limit_uptime: v.limits.uptime_secs.map(RosDuration::from_secs),
-        limit_bytes_total: v.limits.bytes_total,
-        validity: v.limits.validity_secs.map(RosDuration::from_secs),
-        comment: router_comment(v.package, v.origin),
-    }
-}
 
 /// The detail of a `fleet.drift` audit entry.
 #[derive(Debug, Deserialize)]
@@ -230,7 +215,7 @@ async fn requeue(
                 profile: p.package.profile_spec(),
                 vouchers: chunk
                     .iter()
-                    .map(|v| voucher_user(v, &p.package.profile))
+                    .map(|v| v.router_user(&p.package.profile))
                     .collect(),
             })
             .collect();

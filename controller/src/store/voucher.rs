@@ -11,9 +11,12 @@
 //! without reading the package.
 
 use hotspot_pki::SiteId;
+use hotspot_shared::domain::voucher::router_comment;
 use hotspot_shared::domain::{
     Money, Origin, Package, PackageId, RemovalReason, RouterId, StaffId, UsageSample, VoucherState,
+    VoucherUser,
 };
+use hotspot_shared::units::RosDuration;
 use serde::{Deserialize, Serialize};
 
 use super::codec::Record;
@@ -121,6 +124,21 @@ impl Transition {
 use VoucherState as S;
 
 impl VoucherRecord {
+    /// The hotspot user this voucher becomes on its router (`profile` from its package), with
+    /// the limits it was sold with. Generating and re-queueing both build it here: the agent
+    /// compares an existing user field by field, so every path must produce the same one.
+    pub fn router_user(&self, profile: &str) -> VoucherUser {
+        VoucherUser {
+            code: self.code.clone(),
+            password: self.password.clone(),
+            profile: profile.to_owned(),
+            limit_uptime: self.limits.uptime_secs.map(RosDuration::from_secs),
+            limit_bytes_total: self.limits.bytes_total,
+            validity: self.limits.validity_secs.map(RosDuration::from_secs),
+            comment: router_comment(self.package, self.origin),
+        }
+    }
+
     /// Applies `change` observed at `at`, moving only forward.
     pub fn apply(&mut self, change: &VoucherChange, at: i64) -> Transition {
         let from = self.state;

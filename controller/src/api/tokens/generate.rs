@@ -29,10 +29,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::extract::State;
 use hotspot_pki::SiteId;
-use hotspot_shared::domain::voucher::router_comment;
-use hotspot_shared::domain::{
-    Origin, Package, PackageId, RouterId, StaffId, VoucherState, VoucherUser,
-};
+use hotspot_shared::domain::{Origin, Package, PackageId, RouterId, StaffId, VoucherState};
 use hotspot_shared::fleet::msg::{Command, MAX_VOUCHERS_PER_COMMAND};
 use hotspot_shared::voucher::{CodeError, CodeSpec};
 use rand::Rng;
@@ -328,7 +325,10 @@ async fn commit(state: AppState, mut plan: Plan) -> ApiResult<(Vec<VoucherRecord
         .map(|chunk| Command::CreateVouchers {
             router: plan.router,
             profile: profile.clone(),
-            vouchers: chunk.iter().map(|v| user(&plan.package, v)).collect(),
+            vouchers: chunk
+                .iter()
+                .map(|v| v.router_user(&plan.package.profile))
+                .collect(),
         })
         .collect();
     let codes: Vec<String> = plan.records.iter().map(|v| v.code.clone()).collect();
@@ -355,18 +355,6 @@ async fn commit(state: AppState, mut plan: Plan) -> ApiResult<(Vec<VoucherRecord
 }
 
 /// The hotspot user for a voucher.
-fn user(package: &Package, v: &VoucherRecord) -> VoucherUser {
-    VoucherUser {
-        code: v.code.clone(),
-        password: v.password.clone(),
-        profile: package.profile.clone(),
-        limit_uptime: package.time_limit,
-        limit_bytes_total: package.data_limit,
-        validity: package.validity,
-        comment: router_comment(package.id, Origin::Central),
-    }
-}
-
 /// Takes back vouchers that never reached the outbox (one flush for all).
 async fn withdraw(state: &AppState, codes: &[String], stamp: &Stamp) {
     let mut all = crate::store::Written::already_durable(0usize);
