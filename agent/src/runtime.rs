@@ -115,10 +115,13 @@ impl AgentHandle {
         let identity = Identity::load(&dir)?;
         let keyring = hotspot_pki::load_or_create_keyring(&dir.join(KEYS_DIR))?;
         let db_path = dir.join(DB_DIR);
-        let db = sled::open(&db_path).map_err(|source| AgentError::Database {
-            path: db_path.display().to_string(),
-            source,
-        })?;
+        let db =
+            hotspot_link::durable::open_db(&db_path, Duration::from_secs(5)).map_err(|source| {
+                AgentError::Database {
+                    path: db_path.display().to_string(),
+                    source,
+                }
+            })?;
         let store = Store::open(&db)?;
         let core = Arc::new(Core {
             settings,

@@ -11,7 +11,32 @@
 //! notes the highest ticket issued, and when it ends every ticket up to that one is durable.
 //! A caller whose ticket is already covered returns without flushing.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Opens a sled database, waiting up to `wait` while another handle still holds its lock.
+///
+/// sled releases the directory lock only when its last internal reference is gone, which can
+/// be a moment after the owning `Db` was dropped (a background write still finishing). A
+/// restart inside one process (tests, an in-process agent restart) therefore retries for a
+/// short while instead of failing; a lock held for longer is reported as the error it is.
+pub fn open_db(path: &Path, wait: Duration) -> Result<sled::Db, sled::Error> {
+    let start = Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(e)) if is_lock_busy(&e) && start.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether an open failed because another handle holds the database's lock.
+pub fn is_lock_busy(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
+}
 
 /// Group commit over one `sled::Db`; share one per database (`Arc`).
 #[derive(Debug)]
@@ -69,6 +94,18 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    #[test]
+    fn a_reopen_waits_for_the_previous_handle_and_a_held_lock_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = open_db(dir.path(), Duration::ZERO).unwrap();
+        match open_db(dir.path(), Duration::from_millis(100)) {
+            Err(sled::Error::Io(e)) => assert!(is_lock_busy(&e), "{e}"),
+            other => panic!("a held lock must be refused, got {other:?}"),
+        }
+        drop(held);
+        open_db(dir.path(), Duration::from_secs(5)).expect("reopens once released");
+    }
 
     #[tokio::test]
     async fn concurrent_callers_share_flushes_and_all_return() {

@@ -187,7 +187,8 @@ mod tests {
     #[test]
     fn next_is_applied_redelivery_is_not_and_gaps_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path()).expect("opens");
+        let db =
+            crate::durable::open_db(dir.path(), std::time::Duration::from_secs(5)).expect("opens");
         let rec = RecordingInbox::open(&db, "rec").expect("tree");
         let inbox: Inbox<String> = Inbox::open(
             &db,
@@ -231,7 +232,8 @@ mod tests {
     #[test]
     fn a_failed_apply_leaves_no_trace() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path()).expect("opens");
+        let db =
+            crate::durable::open_db(dir.path(), std::time::Duration::from_secs(5)).expect("opens");
         let tree = db.open_tree("picky").expect("tree");
         let inbox: Inbox<String> = Inbox::open(
             &db,

@@ -311,10 +311,13 @@ impl Outbox {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::durable::open_db;
 
     fn open(dir: &std::path::Path, max: u64) -> (sled::Db, Outbox) {
-        let db = sled::open(dir).expect("opens");
+        let db = open_db(dir, Duration::from_secs(5)).expect("opens");
         let flusher = Arc::new(Flusher::new(db.clone()));
         let outbox = Outbox::open(&db, flusher, &PeerId::Controller, max, 1024).expect("opens");
         (db, outbox)

@@ -19,21 +19,13 @@ fn msg(i: u64) -> Msg {
 }
 
 /// Reopens a sled directory, waiting for the previous owner's handles to be gone.
-async fn reopen(path: &Path) -> sled::Db {
-    let start = Instant::now();
-    loop {
-        match sled::open(path) {
-            Ok(db) => return db,
-            Err(e) if start.elapsed() < Duration::from_secs(5) => {
-                tracing::debug!("waiting for sled to be released: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!(
-                "sled at {} still held after 5 s (leaked handle?): {e}",
-                path.display()
-            ),
-        }
-    }
+fn reopen(path: &Path) -> sled::Db {
+    hotspot_link::durable::open_db(path, Duration::from_secs(5)).unwrap_or_else(|e| {
+        panic!(
+            "sled at {} still held after 5 s (leaked handle?): {e}",
+            path.display()
+        )
+    })
 }
 
 async fn send_range_from_server(
@@ -109,7 +101,7 @@ async fn agent_up(
     path: &Path,
     server: SocketAddr,
 ) -> (Agent, RecordingInbox, sled::Db) {
-    let db = reopen(path).await;
+    let db = reopen(path);
     let (agent, inbox) = start_agent(pki.client_tls(&id.key, &id.cert), &db, server).await;
     (agent, inbox, db)
 }
@@ -125,7 +117,7 @@ async fn five_thousand_each_way_exactly_once_through_reconnects_and_restarts() {
         Pki::agent_cert_from(&pki.ca, "site-flow", time::OffsetDateTime::now_utc(), 90);
     let id = AgentIdentity { key, cert };
 
-    let cdb = reopen(&cpath).await;
+    let cdb = reopen(&cpath);
     let (server, first_received) = start_server(&pki, &cdb).await;
     let addr = server.local_addr().expect("addr");
     let (agent, _, adb) = agent_up(&pki, &id, &apath, addr).await;
@@ -162,7 +154,7 @@ async fn five_thousand_each_way_exactly_once_through_reconnects_and_restarts() {
     server.shutdown().await.expect("server stops");
     drop((server, cdb, first_received));
     send_range_from_agent(&agent, 3501, 4000).await;
-    let cdb = reopen(&cpath).await;
+    let cdb = reopen(&cpath);
     let config = hotspot_link::ServerConfig {
         listen: addr,
         ..server_config()

@@ -370,7 +370,8 @@ mod reset_key_tests {
             assert_eq!(stateless_reset_key(&db).expect("read"), a, "made once");
             a
         };
-        let db = sled::open(dir.path()).expect("reopens");
+        let db = crate::durable::open_db(dir.path(), std::time::Duration::from_secs(5))
+            .expect("reopens");
         assert_eq!(
             stateless_reset_key(&db).expect("read"),
             first,

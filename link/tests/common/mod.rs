@@ -150,7 +150,7 @@ pub fn client_config(server: SocketAddr) -> ClientConfig {
 }
 
 pub fn open_db(dir: &Path) -> sled::Db {
-    sled::open(dir).expect("sled opens")
+    hotspot_link::durable::open_db(dir, std::time::Duration::from_secs(5)).expect("sled opens")
 }
 
 pub async fn start_server_with(
