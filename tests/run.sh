@@ -8,6 +8,10 @@ if ! .venv/bin/python -c 'import librouteros' 2>/dev/null; then
     echo "== creating .venv with the pinned librouteros"
     bash tests/python/setup_venv.sh
 fi
+if ! command -v chromedriver >/dev/null 2>&1; then
+    echo "== installing chromium + chromedriver for the browser tests"
+    bash tests/browser/setup_chromium.sh
+fi
 export HOTSPOT_PYTHON="$PWD/.venv/bin/python"
 
 echo "== cargo fmt --check"
