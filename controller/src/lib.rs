@@ -5,6 +5,7 @@
 //! - [`api`]: the JSON API under `/api` (and `/healthz`, `/metrics`), OpenAPI from the code.
 //! - [`fleet`]: the controller's end of the fleet link: enrollment, renewal, events into the
 //!   ledger, requests to agents with deadlines.
+//! - [`web`]: the dashboard's server-rendered pages (templates in the `hotspot-ui` crate).
 //! - [`jobs`]: usage sync, health, the daily reconciliation report.
 //! - [`app`]: the shared state the above hang off.
 //! - [`cli`]: the `hotspot-controller` command line (a library module so the demo and process
@@ -19,3 +20,4 @@ pub mod fleet;
 pub mod jobs;
 pub mod metrics;
 pub mod store;
+pub mod web;

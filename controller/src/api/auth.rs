@@ -281,7 +281,11 @@ async fn new_csrf_token(
 }
 
 /// Checks the throttle, then the password; records the outcome. Returns the account.
-async fn sign_in(state: &AppState, addr: IpAddr, req: &LoginRequest) -> ApiResult<StaffRecord> {
+pub(crate) async fn sign_in(
+    state: &AppState,
+    addr: IpAddr,
+    req: &LoginRequest,
+) -> ApiResult<StaffRecord> {
     let username = req.username.trim();
     if username.is_empty() {
         return Err(ApiError::invalid_field("username", "username is empty"));
@@ -371,7 +375,7 @@ async fn rehash(state: &AppState, staff: &StaffRecord, password: String) {
 }
 
 /// Makes a session of `kind` for `staff` and stores it (durably) before it is handed out.
-async fn open_session(
+pub(crate) async fn open_session(
     state: &AppState,
     staff: &StaffRecord,
     kind: TokenKind,

@@ -23,7 +23,7 @@ use axum::Router;
 
 use crate::app::AppState;
 
-/// The whole HTTP application.
+/// The whole HTTP application: the API, and the dashboard's pages ([`crate::web`]).
 pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
     let (api, doc) = openapi::router()
         .merge(auth::routes())
@@ -38,7 +38,8 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
         .split_for_parts();
     let app = api
         .merge(openapi::serve(&doc)?)
-        .fallback(error::not_found_fallback)
+        .merge(crate::web::router())
+        .fallback(crate::web::fallback)
         .with_state(state.clone());
     Ok(layers::wrap(app, &state))
 }

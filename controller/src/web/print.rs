@@ -1,0 +1,9 @@
+//! The voucher print sheet (filled in the next step).
+
+use axum::Router;
+
+use crate::app::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,91 @@
+// hotspot-fleet dashboard: small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+
+  // Copy buttons: <button data-copy="TEXT">.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    // Plain-HTTP LAN pages have no clipboard API: select a hidden textarea and copy.
+    return new Promise(function (resolve, reject) {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.style.position = "fixed";
+      area.style.opacity = "0";
+      document.body.appendChild(area);
+      area.select();
+      try {
+        document.execCommand("copy") ? resolve() : reject(new Error("copy refused"));
+      } catch (e) {
+        reject(e);
+      } finally {
+        document.body.removeChild(area);
+      }
+    });
+  }
+
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest ? ev.target.closest("[data-copy]") : null;
+    if (!btn) return;
+    ev.preventDefault();
+    var label = btn.textContent;
+    copyText(btn.getAttribute("data-copy")).then(function () {
+      btn.textContent = "Copied";
+      btn.classList.add("copied");
+      setTimeout(function () { btn.textContent = label; btn.classList.remove("copied"); }, 1500);
+    }, function () {
+      btn.textContent = "Select and copy";
+    });
+  });
+
+  // Print buttons: <button data-print>.
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest ? ev.target.closest("[data-print]") : null;
+    if (btn) { ev.preventDefault(); window.print(); }
+  });
+
+  // Forms with data-busy: disable the submit button once sent (no double batches).
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form.hasAttribute("data-busy")) return;
+    var btn = form.querySelector("button[type=submit]");
+    if (btn) { btn.disabled = true; btn.textContent = form.getAttribute("data-busy"); }
+  });
+
+  // Live polling: <section data-poll="/url.json" data-poll-every="1000">. The JSON answer is
+  // {"done": bool, "fields": {"id": "text"}, "states": {"CODE": "state"}, "progress": 0..100}.
+  function poll(section) {
+    var url = section.getAttribute("data-poll");
+    var every = parseInt(section.getAttribute("data-poll-every") || "1500", 10);
+    var tries = 0;
+    function tick() {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+        .then(function (data) {
+          Object.keys(data.fields || {}).forEach(function (id) {
+            var el = document.getElementById(id);
+            if (el) el.textContent = data.fields[id];
+          });
+          Object.keys(data.states || {}).forEach(function (code) {
+            var el = document.querySelector('[data-state-of="' + code + '"]');
+            if (!el) return;
+            var s = data.states[code];
+            el.textContent = s;
+            el.className = "badge badge-" + s;
+          });
+          var bar = section.querySelector(".progress > span");
+          if (bar && typeof data.progress === "number") bar.style.width = data.progress + "%";
+          if (!data.done) setTimeout(tick, every);
+          else section.setAttribute("data-done", "true");
+        })
+        .catch(function () {
+          tries += 1;
+          if (tries < 20) setTimeout(tick, every * 2);
+        });
+    }
+    tick();
+  }
+  document.querySelectorAll("[data-poll]").forEach(poll);
+})();
