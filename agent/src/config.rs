@@ -55,6 +55,32 @@ pub struct ConfigFile {
     pub apply: ApplySection,
     #[serde(default)]
     pub router: RouterSection,
+    /// The staff page on the site's LAN; absent = no local page.
+    #[serde(default)]
+    pub local: Option<LocalSection>,
+}
+
+/// `[local]`: where the staff page listens, and whether over HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSection {
+    /// `ADDR:PORT` on the site's LAN.
+    pub listen: String,
+    /// HTTPS with a self-signed certificate made on first start and kept in the data dir
+    /// (default); `false` serves plain HTTP.
+    #[serde(default = "default_true")]
+    pub tls: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The local staff page, in runtime form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalSettings {
+    pub listen: SocketAddr,
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -173,6 +199,8 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub apply: ApplySettings,
     pub router: RouterSettings,
+    /// The local staff page, when configured.
+    pub local: Option<LocalSettings>,
 }
 
 fn secs(d: RosDuration) -> Duration {
@@ -191,6 +219,7 @@ impl Settings {
             jobs: JobsSection::default(),
             apply: ApplySection::default(),
             router: RouterSection::default(),
+            local: None,
         };
         defaults.build(controller, server_name.to_owned())
     }
@@ -272,6 +301,14 @@ impl ConfigFile {
         if self.apply.retry_max < self.apply.retry_min {
             return invalid("apply.retry_max", "must not be below apply.retry_min");
         }
+        if let Some(local) = &self.local
+            && local.listen.parse::<SocketAddr>().is_err()
+        {
+            return invalid(
+                "local.listen",
+                "must be ADDR:PORT, e.g. \"192.168.88.2:8443\"",
+            );
+        }
         Ok(())
     }
 
@@ -303,6 +340,12 @@ impl ConfigFile {
                 command_timeout: secs(self.router.command_timeout),
                 query_deadline: secs(self.router.query_deadline),
             },
+            local: self.local.and_then(|l| {
+                Some(LocalSettings {
+                    listen: l.listen.parse().ok()?,
+                    tls: l.tls,
+                })
+            }),
         }
     }
 }

@@ -19,7 +19,8 @@ use sled::transaction::TransactionalTree;
 
 use crate::store::records::{desired_key, encode, queue_key, router_key};
 use crate::store::{
-    ApplyItem, ApplyOp, CURRENT, DesiredEntry, DesiredStatus, SYNC_ALL, Store, WAKE_KEY, tree,
+    ApplyItem, ApplyOp, CURRENT, DesiredEntry, DesiredStatus, Grant, SYNC_ALL, Store, WAKE_KEY,
+    tree,
 };
 
 /// The agent's [`Inbound`] for [`Command`]s.
@@ -122,8 +123,12 @@ impl Inbound<Command> for AgentInbound {
             Command::StaffDirectory { staff } => {
                 tx.tree(tree::STAFF)?.insert(CURRENT, bytes(staff)?)?;
             }
-            Command::CodeGrant { prefix } => {
-                tx.tree(tree::GRANT)?.insert(CURRENT, bytes(prefix)?)?;
+            Command::CodeGrant { prefix, budget } => {
+                let grant = Grant {
+                    prefix: prefix.clone(),
+                    budget: *budget,
+                };
+                tx.tree(tree::GRANT)?.insert(CURRENT, bytes(&grant)?)?;
             }
             Command::SyncNow { router } => {
                 let key = router.map_or(SYNC_ALL.to_vec(), |r| router_key(r).to_vec());

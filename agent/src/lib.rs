@@ -13,6 +13,7 @@
 //! - [`routers`]: live routers (pool, wake-ups, down/up), sealing of router passwords;
 //! - [`apply`]: the per-router apply worker, and the "already exists" comparison;
 //! - [`jobs`]: usage sync and repair, health, info, reachability;
+//! - [`local`]: selling at the site: the staff page and API, offline issuance;
 //! - [`identity`], [`enroll`], [`renewal`]: the agent's key and certificate, from token to
 //!   rotation;
 //! - [`runtime`]: starting and stopping all of it ([`runtime::AgentHandle`]);
@@ -28,6 +29,7 @@ pub mod enroll;
 pub mod identity;
 pub mod inbound;
 pub mod jobs;
+pub mod local;
 pub mod probe;
 pub mod renewal;
 pub mod responder;

@@ -61,6 +61,8 @@ pub enum AgentError {
     Store(#[from] StoreError),
     #[error("fleet link: {0}")]
     Link(#[from] LinkError),
+    #[error("local staff page on {addr}: {reason}")]
+    Local { addr: String, reason: String },
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -105,6 +107,7 @@ impl Core {
 pub struct AgentHandle {
     core: Arc<Core>,
     site: SiteId,
+    local: Option<std::net::SocketAddr>,
 }
 
 impl AgentHandle {
@@ -152,6 +155,10 @@ impl AgentHandle {
         *lock(&core.link) = Some(link);
         core.spawn(supervise(core.clone()));
         core.spawn(watch_commands(core.clone(), store.watch_commands()));
+        let local = match &core.settings.local {
+            Some(l) => Some(start_local(&core, l).await?),
+            None => None,
+        };
         core.spawn(renewal::run(
             core.clone(),
             dir,
@@ -162,7 +169,13 @@ impl AgentHandle {
         Ok(AgentHandle {
             core,
             site: identity.site,
+            local,
         })
+    }
+
+    /// Where the local staff page listens (when configured).
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.local
     }
 
     /// The site named in the agent's certificate.
@@ -222,6 +235,57 @@ impl AgentHandle {
         }
         core.routers.close_all().await;
     }
+}
+
+/// Binds the local staff page and serves it until the stop signal.
+async fn start_local(
+    core: &Arc<Core>,
+    settings: &crate::config::LocalSettings,
+) -> Result<std::net::SocketAddr, AgentError> {
+    use crate::local::{LinkWatch, auth::Sessions, http, sell::Seller, tls, watch_link};
+    let err = |reason: String| AgentError::Local {
+        addr: settings.listen.to_string(),
+        reason,
+    };
+    let watch = Arc::new(LinkWatch::new());
+    core.spawn(watch_link(core.clone(), watch.clone()));
+    let state = http::LocalState {
+        seller: Arc::new(Seller::new(core.clone())),
+        sessions: Arc::new(Sessions::new()),
+        store: core.store.clone(),
+        link: watch,
+        secure: settings.tls,
+    };
+    let app = http::router(state);
+    let tcp = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    let addr = tcp.local_addr().map_err(|e| err(e.to_string()))?;
+    let mut stop = core.stop.subscribe();
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    if settings.tls {
+        let acceptor = tls::acceptor(&core.settings.data_dir, addr).map_err(err)?;
+        let listener = tls::TlsListener::new(tcp, acceptor).map_err(|e| err(e.to_string()))?;
+        core.spawn(async move {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                tracing::error!("local staff page: {e}");
+            }
+        });
+    } else {
+        core.spawn(async move {
+            if let Err(e) = axum::serve(tcp, app).with_graceful_shutdown(stopped).await {
+                tracing::error!("local staff page: {e}");
+            }
+        });
+    }
+    let scheme = if settings.tls { "https" } else { "http" };
+    tracing::info!("local staff page on {scheme}://{addr}/");
+    Ok(addr)
 }
 
 /// Starts workers and jobs for new routers, stops those of removed ones, and purges what the

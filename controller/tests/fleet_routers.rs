@@ -278,7 +278,8 @@ async fn credentials_changed_while_offline_reach_the_agent_when_its_site_returns
             .any(|c| matches!(c, Command::StaffDirectory { .. }))
     );
     assert!(commands.contains(&Command::CodeGrant {
-        prefix: site.code_prefix
+        prefix: site.code_prefix,
+        budget: hotspot_controller::fleet::presence::SITE_SALE_BUDGET,
     }));
     back.link.shutdown().await.unwrap();
     c.stop().await;

@@ -27,10 +27,11 @@ use crate::durable::Flusher;
 use crate::error::LinkError;
 use crate::hooks::Responder;
 use crate::inbox::{Inbound, Inbox};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, PushAbort, PushWithError};
 use crate::peer::PeerId;
 use crate::session::Parts;
 use crate::wire::{CloseCode, LinkRequest, LinkResponse, connection_error};
+use serde::Serialize;
 
 /// The agent's certificate and the CA it trusts.
 pub struct ClientTls {
@@ -192,6 +193,30 @@ impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q,
     /// Queues events in order, all or none, with one flush.
     pub async fn send_batch(&self, events: &[Evt]) -> Result<Vec<u64>, LinkError> {
         self.inner.parts.outbox.push_batch(events).await
+    }
+
+    /// Queues events and, in the same sled transaction, the caller's writes to `trees`
+    /// (see [`Outbox::push_batch_with`]); one flush for both.
+    pub async fn send_batch_with<T, E>(
+        &self,
+        events: &[Evt],
+        trees: &[sled::Tree],
+        write: impl Fn(&[sled::transaction::TransactionalTree], u64) -> Result<T, PushAbort<E>>,
+    ) -> Result<(Vec<u64>, T), PushWithError<E>>
+    where
+        Evt: Serialize,
+    {
+        self.inner
+            .parts
+            .outbox
+            .push_batch_with(events, trees, write)
+            .await
+    }
+
+    /// The highest event sequence number the controller acknowledged (its ledger holds
+    /// everything up to it durably).
+    pub fn outbox_acked(&self) -> Result<u64, LinkError> {
+        self.inner.parts.outbox.acked()
     }
 
     fn channel(&self) -> Result<Arc<Channel<Q, R>>, LinkError> {

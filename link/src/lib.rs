@@ -49,6 +49,7 @@ pub use enroll::enroll;
 pub use error::{ApplyError, LinkError};
 pub use hooks::{ControlHooks, EnrollRefusal, Enroller, RefuseRequests, Renewer, Responder};
 pub use inbox::{Inbound, InboxTx};
+pub use outbox::{PushAbort, PushWithError};
 pub use peer::PeerId;
 pub use recording::RecordingInbox;
 pub use registry::{SiteEvent, SiteStatus};

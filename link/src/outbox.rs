@@ -30,6 +30,33 @@ use crate::peer::PeerId;
 /// Bytes a Data frame adds around its body: the variant tag and the sequence varint.
 pub(crate) const DATA_OVERHEAD: usize = 16;
 
+/// Why the caller's part of [`Outbox::push_batch_with`] stopped the transaction.
+#[derive(Debug)]
+pub enum PushAbort<E> {
+    /// The caller's own reason: nothing is written.
+    Caller(E),
+    /// A sled failure inside the caller's writes (a conflict is retried by sled).
+    Storage(sled::transaction::UnabortableTransactionError),
+    #[doc(hidden)]
+    Link(LinkError),
+}
+
+impl<E> From<sled::transaction::UnabortableTransactionError> for PushAbort<E> {
+    fn from(e: sled::transaction::UnabortableTransactionError) -> Self {
+        PushAbort::Storage(e)
+    }
+}
+
+/// Why [`Outbox::push_batch_with`] did not queue the messages.
+#[derive(Debug, thiserror::Error)]
+pub enum PushWithError<E> {
+    #[error("{0}")]
+    Link(#[from] LinkError),
+    /// The caller aborted; nothing was written.
+    #[error("aborted by the caller")]
+    Aborted(E),
+}
+
 /// One peer's outbox.
 #[derive(Debug)]
 pub struct Outbox {
@@ -180,6 +207,82 @@ impl Outbox {
         Ok((last + 1..=newest).collect())
     }
 
+    /// Queues messages like [`Outbox::push_batch`], and in the *same* sled transaction runs
+    /// `write` over the caller's `trees` (in the order given) with the sequence number of the
+    /// first message: the caller's records and the messages commit together or not at all, and
+    /// one flush makes both durable. `write` may run more than once (sled retries conflicting
+    /// transactions), so it must only write through the trees it is given. An `Err` from it
+    /// aborts everything and comes back as [`PushWithError::Aborted`].
+    pub async fn push_batch_with<D, T, E>(
+        &self,
+        bodies: &[D],
+        trees: &[sled::Tree],
+        write: impl Fn(&[sled::transaction::TransactionalTree], u64) -> Result<T, PushAbort<E>>,
+    ) -> Result<(Vec<u64>, T), PushWithError<E>>
+    where
+        D: Serialize,
+    {
+        let encoded = bodies
+            .iter()
+            .map(|b| {
+                let bytes = postcard::to_stdvec(b).map_err(|e| LinkError::Encode(e.to_string()))?;
+                if bytes.len() > self.max_body {
+                    return Err(LinkError::TooLarge {
+                        len: bytes.len(),
+                        max: self.max_body,
+                    });
+                }
+                Ok(bytes)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = encoded.len() as u64;
+        self.reserve(n)?;
+        let last_key = self.last_key();
+        let mut all = vec![self.meta.clone(), self.entries.clone()];
+        all.extend(trees.iter().cloned());
+        let result = all.as_slice().transaction(|t| {
+            let (meta, entries) = (&t[0], &t[1]);
+            let last = opt_seq(meta.get(last_key.as_bytes())?)
+                .map_err(|e| ConflictableTransactionError::Abort(PushAbort::Link(e)))?;
+            for (i, bytes) in encoded.iter().enumerate() {
+                entries.insert(&seq_key(last + 1 + i as u64), bytes.as_slice())?;
+            }
+            meta.insert(last_key.as_bytes(), &seq_key(last + n))?;
+            let out = match write(&t[2..], last + 1) {
+                Ok(out) => out,
+                Err(PushAbort::Storage(e)) => return Err(e.into()),
+                Err(abort) => return Err(ConflictableTransactionError::Abort(abort)),
+            };
+            Ok((last, out))
+        });
+        let (last, out) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.len.fetch_sub(n, Ordering::Relaxed);
+                return Err(match e {
+                    sled::transaction::TransactionError::Abort(PushAbort::Link(e)) => e.into(),
+                    sled::transaction::TransactionError::Abort(PushAbort::Caller(e)) => {
+                        PushWithError::Aborted(e)
+                    }
+                    sled::transaction::TransactionError::Abort(PushAbort::Storage(e)) => {
+                        LinkError::Storage(sled::Error::ReportableBug(e.to_string())).into()
+                    }
+                    sled::transaction::TransactionError::Storage(e) => LinkError::from(e).into(),
+                });
+            }
+        };
+        self.flusher.flush().await.map_err(LinkError::from)?;
+        let newest = last + n;
+        self.durable.send_if_modified(|d| {
+            let raise = newest > *d;
+            if raise {
+                *d = newest;
+            }
+            raise
+        });
+        Ok(((last + 1..=newest).collect(), out))
+    }
+
     /// Takes `n` slots of the cap, or fails without taking any.
     fn reserve(&self, n: u64) -> Result<(), LinkError> {
         let mut cur = self.len.load(Ordering::Relaxed);
@@ -321,6 +424,32 @@ mod tests {
         let flusher = Arc::new(Flusher::new(db.clone()));
         let outbox = Outbox::open(&db, flusher, &PeerId::Controller, max, 1024).expect("opens");
         (db, outbox)
+    }
+
+    #[tokio::test]
+    async fn push_with_commits_the_callers_writes_with_the_messages_or_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (db, o) = open(dir.path(), 10);
+        let mine = db.open_tree("mine").expect("tree");
+        let (seqs, first) = o
+            .push_batch_with(&["a", "b"], std::slice::from_ref(&mine), |t, first| {
+                t[0].insert(&first.to_be_bytes(), "sale")?;
+                Ok::<_, PushAbort<()>>(first)
+            })
+            .await
+            .expect("pushes");
+        assert_eq!((seqs, first), (vec![1, 2], 1));
+        assert_eq!(mine.len(), 1);
+        assert_eq!(*o.durable().borrow(), 2);
+        let refused = o
+            .push_batch_with(&["c"], std::slice::from_ref(&mine), |t, first| {
+                t[0].insert(&first.to_be_bytes(), "sale")?;
+                Err::<(), _>(PushAbort::Caller("no"))
+            })
+            .await;
+        assert!(matches!(refused, Err(PushWithError::Aborted("no"))));
+        assert_eq!((o.len(), o.last_seq().expect("reads")), (2, 2));
+        assert_eq!(mine.len(), 1, "the caller's write went with the abort");
     }
 
     #[tokio::test]

@@ -20,6 +20,7 @@ pub mod files;
 pub mod inspect;
 pub mod issue;
 pub mod keyfile;
+pub mod local_https;
 pub mod revocation;
 pub mod site;
 pub mod tls;

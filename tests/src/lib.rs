@@ -10,4 +10,5 @@
 pub mod demo;
 pub mod fleetkit;
 pub mod linkfault;
+pub mod local_staff;
 pub mod sim;

@@ -55,6 +55,7 @@ fn config_from(args: &RunArgs) -> anyhow::Result<ConfigFile> {
                 jobs: JobsSection::default(),
                 apply: ApplySection::default(),
                 router: RouterSection::default(),
+                local: None,
             }
         }
     };

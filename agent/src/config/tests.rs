@@ -84,3 +84,37 @@ fn host_parts() {
     assert_eq!(host_of("ctl"), "ctl");
     assert_eq!(host_of("::1"), "::1");
 }
+
+#[test]
+fn the_local_page_is_off_unless_configured() {
+    let base = "data_dir = \"/d\"\n[controller]\naddress = \"10.0.0.5:4433\"\n";
+    let s = ConfigFile::parse(base)
+        .expect("parses")
+        .into_settings("10.0.0.5:4433".parse().expect("addr"))
+        .expect("valid");
+    assert_eq!(s.local, None);
+    let on = ConfigFile::parse(&format!("{base}[local]\nlisten = \"192.168.88.2:8443\"\n"))
+        .expect("parses")
+        .into_settings("10.0.0.5:4433".parse().expect("addr"))
+        .expect("valid");
+    assert_eq!(
+        on.local,
+        Some(LocalSettings {
+            listen: "192.168.88.2:8443".parse().expect("addr"),
+            tls: true
+        })
+    );
+    let plain = ConfigFile::parse(&format!(
+        "{base}[local]\nlisten = \"0.0.0.0:8080\"\ntls = false\n"
+    ))
+    .expect("parses");
+    assert_eq!(plain.local.as_ref().map(|l| l.tls), Some(false));
+    let bad = ConfigFile::parse(&format!("{base}[local]\nlisten = \"nowhere\"\n")).expect("parses");
+    assert!(matches!(
+        bad.validate(),
+        Err(ConfigError::Invalid {
+            key: "local.listen",
+            ..
+        })
+    ));
+}

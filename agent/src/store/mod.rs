@@ -6,6 +6,9 @@
 //! - `desired`: `router ‖ code` → [`DesiredEntry`], what should exist on each router;
 //! - `catalogue`, `staff`, `grant`: the latest package catalogue, staff directory and code grant
 //!   from the controller, stored for the site's local issuing page;
+//! - `sales`: outbox seq of the `IssuedAtSite` event → [`SaleRecord`], vouchers sold at the
+//!   site (written in the outbox's own transaction, see `local::sell`); at most
+//!   [`MAX_SALES_KEPT`] are kept, oldest acknowledged ones go first;
 //! - `sync`: "sync now" flags (router id, or `all`), read by the jobs;
 //! - `retired`: routers the controller removed, whose queue and desired state are still to be
 //!   purged;
@@ -28,7 +31,9 @@ use hotspot_shared::fleet::msg::StaffEntry;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-pub use records::{ApplyItem, ApplyOp, DesiredEntry, DesiredStatus, RouterEntry};
+pub use records::{
+    ApplyItem, ApplyOp, DesiredEntry, DesiredStatus, Grant, RouterEntry, SaleRecord,
+};
 use records::{decode, desired_key, encode, queue_key, router_key};
 
 /// Indexes of [`Store::inbound_trees`] inside the inbound transaction.
@@ -50,6 +55,9 @@ pub const CURRENT: &[u8] = b"current";
 pub const SYNC_ALL: &[u8] = b"all";
 /// The single key of `wake`.
 pub const WAKE_KEY: &[u8] = b"wake";
+
+/// Local sales kept for the page's list (acknowledged ones beyond it are forgotten).
+pub const MAX_SALES_KEPT: usize = 20_000;
 
 /// Most writes in one repair transaction (larger repairs take several).
 const REPAIR_CHUNK: usize = 500;
@@ -97,6 +105,7 @@ pub struct Store {
     sync: sled::Tree,
     retired: sled::Tree,
     wake: sled::Tree,
+    sales: sled::Tree,
 }
 
 impl Store {
@@ -113,6 +122,7 @@ impl Store {
             sync: t("sync")?,
             retired: t("retired")?,
             wake: t("wake")?,
+            sales: t("sales")?,
         })
     }
 
@@ -351,9 +361,76 @@ impl Store {
         self.staff.get(CURRENT)?.map(|v| decode(&v)).transpose()
     }
 
-    /// The code prefix granted for vouchers made at the site.
-    pub fn grant(&self) -> Result<Option<String>, StoreError> {
+    /// The code space granted for vouchers made at the site.
+    pub fn grant(&self) -> Result<Option<Grant>, StoreError> {
         self.grant.get(CURRENT)?.map(|v| decode(&v)).transpose()
+    }
+
+    /// The trees a local sale writes, in the order `local::sell` indexes them:
+    /// queue, desired, sales.
+    pub fn sale_trees(&self) -> Vec<sled::Tree> {
+        vec![self.queue.clone(), self.desired.clone(), self.sales.clone()]
+    }
+
+    /// Whether `code` is known on any router (desired state, whatever its status).
+    pub fn code_taken(&self, code: &str) -> Result<bool, StoreError> {
+        for r in self.routers()? {
+            if self.desired.contains_key(desired_key(r.id, code))? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The desired-state entry of `code` on `router`.
+    pub fn desired_entry(
+        &self,
+        router: RouterId,
+        code: &str,
+    ) -> Result<Option<DesiredEntry>, StoreError> {
+        self.desired
+            .get(desired_key(router, code))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// Sales whose event the controller has not acknowledged (`acked` = its highest ack).
+    pub fn pending_sales(&self, acked: u64) -> usize {
+        self.sales
+            .range(acked.saturating_add(1).to_be_bytes()..)
+            .count()
+    }
+
+    /// The newest `limit` local sales, newest first, with their outbox sequence numbers.
+    pub fn recent_sales(&self, limit: usize) -> Result<Vec<(u64, SaleRecord)>, StoreError> {
+        self.sales
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let seq: [u8; 8] = k
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Codec("short sales key".into()))?;
+                Ok((u64::from_be_bytes(seq), decode(&v)?))
+            })
+            .collect()
+    }
+
+    /// Forgets acknowledged sales beyond the newest [`MAX_SALES_KEPT`].
+    pub fn prune_sales(&self, acked: u64) -> Result<usize, StoreError> {
+        let excess = self.sales.len().saturating_sub(MAX_SALES_KEPT);
+        let mut removed = 0;
+        for k in self.sales.iter().keys().take(excess) {
+            let k = k?;
+            if k.as_ref() > acked.to_be_bytes().as_slice() {
+                break;
+            }
+            self.sales.remove(k)?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 }
 

@@ -76,6 +76,30 @@ pub struct DesiredEntry {
     pub first_used_at: Option<i64>,
 }
 
+/// The code space the controller granted for sales at the site (see
+/// `hotspot_shared::fleet::msg::Command::CodeGrant`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub prefix: String,
+    /// Most sales not yet acknowledged by the controller.
+    pub budget: u64,
+}
+
+/// A voucher sold at the site, keyed in `sales` by the outbox sequence number of its
+/// `IssuedAtSite` event: everything above the controller's ack is still waiting to sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleRecord {
+    pub code: String,
+    pub password: String,
+    pub router: RouterId,
+    pub package: hotspot_shared::domain::PackageId,
+    pub package_name: String,
+    pub price: hotspot_shared::domain::Money,
+    pub staff: hotspot_shared::domain::StaffId,
+    pub staff_name: String,
+    pub issued_at: i64,
+}
+
 /// `router` as a key prefix.
 pub fn router_key(router: RouterId) -> [u8; 8] {
     router.0.to_be_bytes()

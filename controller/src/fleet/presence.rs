@@ -26,6 +26,10 @@ use tokio::task::JoinHandle;
 use crate::app::AppState;
 use crate::store::{Role, RouterObservation, RouterRecord, StoreError};
 
+/// Most sales a site may hold that the ledger has not acknowledged (see
+/// [`Command::CodeGrant`]): what a site can sell during an outage.
+pub const SITE_SALE_BUDGET: u64 = 2000;
+
 /// Deadline for handing a router's settings to the agent.
 pub const SET_ROUTER_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -205,6 +209,7 @@ fn directory(state: &AppState, site: &SiteId, prefix: &str) -> Result<Vec<Comman
         Command::StaffDirectory { staff },
         Command::CodeGrant {
             prefix: prefix.to_string(),
+            budget: SITE_SALE_BUDGET,
         },
     ])
 }

@@ -39,8 +39,19 @@ pub enum Command {
     Catalogue { packages: Vec<Package> },
     /// Staff who may sell at this site, with Argon2id hashes (never passwords).
     StaffDirectory { staff: Vec<StaffEntry> },
-    /// Code space for vouchers made at the site: codes start with `prefix`.
-    CodeGrant { prefix: String },
+    /// Code space for vouchers made at the site: codes start with `prefix` (unique to the site;
+    /// central codes never start with a site prefix), and the site may hold at most `budget`
+    /// sales the controller has not acknowledged yet.
+    ///
+    /// Why a budget of *unacknowledged* sales: random codes under a site prefix never run out in
+    /// practice, so "used up" has to mean something an operator can reason about: how many
+    /// vouchers a site (or a stolen agent box) can mint without the ledger knowing. Each sale's
+    /// `IssuedAtSite` event counts against the budget until the controller acknowledges it
+    /// (after it is durable in the ledger); the acknowledgement is the top-up, and the agent
+    /// asks for more simply by delivering its sales whenever the link is up. While the link is
+    /// down the budget is what the site can sell; beyond it the agent refuses with
+    /// `code_space_exhausted`. The controller sets the size per site.
+    CodeGrant { prefix: String, budget: u64 },
     /// Read usage and users now instead of at the next interval.
     SyncNow { router: Option<RouterId> },
 }

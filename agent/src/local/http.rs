@@ -1,0 +1,362 @@
+//! The local staff server: the JSON API (a contract the fault suite codes against; keep it
+//! exact) and the HTML page ([`super::page`]) on one axum router.
+//!
+//! - `POST /api/session` `{"username","password"}` → 200 `{"csrf_token"}` and the
+//!   `hs_local` cookie (`HttpOnly; SameSite=Strict; Path=/`, plus `Secure` over HTTPS);
+//!   401 `bad_credentials`; 429 `throttled`. `DELETE /api/session` logs out.
+//! - `POST /api/vouchers` (cookie + `X-CSRF-Token`) `{"router","package","count"}` →
+//!   200 `{"vouchers":[{"code","password","state"}]}` once the sale is durable;
+//!   403 `not_assigned`, 409 `code_space_exhausted`, 507 `storage_full`, 400 bad input.
+//! - `GET /api/status` → `{"link":{"online","offline_since"},"pending_sales","pending_events"}`.
+//! - `GET /api/vouchers?limit=N` → the newest local sales with their states.
+//!
+//! Errors are always `{"error":{"code","message"}}`. Bodies are capped at
+//! [`MAX_BODY`] and parsed here (not by axum's extractor) so that a bad body is a JSON
+//! error too. Router and package ids are the controller API's numbers; `"7"` and
+//! `"router-7"` are accepted as well.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hotspot_shared::domain::{PackageId, RouterId};
+use hotspot_shared::fleet::msg::StaffEntry;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::LinkWatch;
+use super::auth::{LoginError, Session, Sessions, same, verify};
+use super::sell::{MAX_SALE, SaleView, SellError, Seller};
+use crate::store::Store;
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "hs_local";
+/// Header carrying the CSRF token on API writes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Largest request body.
+pub const MAX_BODY: usize = 16 * 1024;
+/// Most sales listed at once.
+pub const MAX_LIST: usize = 500;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct LocalState {
+    pub seller: Arc<Seller>,
+    pub sessions: Arc<Sessions>,
+    pub store: Store,
+    pub link: Arc<LinkWatch>,
+    /// Served over HTTPS: the cookie gets `Secure`.
+    pub secure: bool,
+}
+
+impl LocalState {
+    /// The staff directory entry of `username` (exact match first, then ignoring case).
+    pub fn staff_named(&self, username: &str) -> Option<StaffEntry> {
+        let staff = self.store.staff().ok().flatten().unwrap_or_default();
+        staff
+            .iter()
+            .find(|s| s.username == username)
+            .or_else(|| {
+                staff
+                    .iter()
+                    .find(|s| s.username.eq_ignore_ascii_case(username))
+            })
+            .cloned()
+    }
+
+    /// The current directory entry of a session's staff member, if still allowed in.
+    pub fn staff_of(&self, session: &Session) -> Option<StaffEntry> {
+        let staff = self.store.staff().ok().flatten().unwrap_or_default();
+        staff
+            .into_iter()
+            .find(|s| s.id == session.staff && !s.disabled)
+    }
+
+    /// The session named by the request's cookie.
+    pub fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
+        let token = cookie(headers, COOKIE)?;
+        let session = self.sessions.get(&token)?;
+        Some((token, session))
+    }
+
+    /// Checks a password and opens a session: `(cookie token, csrf)`.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(String, String, StaffEntry), LoginError> {
+        self.sessions.may_try(username)?;
+        let entry = self.staff_named(username);
+        let (candidate, pw) = (entry.clone(), password.to_owned());
+        let ok = tokio::task::spawn_blocking(move || verify(candidate.as_ref(), &pw))
+            .await
+            .unwrap_or(false);
+        match entry {
+            Some(entry) if ok => {
+                let (token, csrf) = self.sessions.open(&entry);
+                tracing::info!(staff = %entry.username, "staff logged in at the site");
+                Ok((token, csrf, entry))
+            }
+            _ => {
+                self.sessions.failed(username);
+                Err(LoginError::BadCredentials)
+            }
+        }
+    }
+
+    /// The `Set-Cookie` value for `token`.
+    pub fn set_cookie(&self, token: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}")
+    }
+
+    pub fn clear_cookie(&self) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}")
+    }
+}
+
+/// The value of cookie `name` in the request.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// `{"error":{"code","message"}}` with `status`.
+pub fn error(status: u16, code: &str, message: impl std::fmt::Display) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({ "error": { "code": code, "message": message.to_string() } });
+    (status, axum::Json(body)).into_response()
+}
+
+fn sell_error(e: &SellError) -> Response {
+    let (status, code) = e.status();
+    error(status, code, e)
+}
+
+/// The whole local server: API and page.
+pub fn router(state: LocalState) -> Router {
+    Router::new()
+        .route("/api/session", post(api_login).delete(api_logout))
+        .route("/api/vouchers", post(api_sell).get(api_list))
+        .route("/api/status", get(api_status))
+        .merge(super::page::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(error(
+            400,
+            "bad_request",
+            format!("the body is not the expected JSON: {e}"),
+        ))
+    })
+}
+
+async fn api_login(State(st): State<LocalState>, body: Bytes) -> Response {
+    let b: LoginBody = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    if b.username.len() > 200 {
+        return error(400, "bad_request", "username too long");
+    }
+    match st.login(&b.username, &b.password).await {
+        Ok((token, csrf, _)) => {
+            let mut r = axum::Json(json!({ "csrf_token": csrf })).into_response();
+            if let Ok(v) = HeaderValue::from_str(&st.set_cookie(&token)) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(e @ LoginError::Throttled) => error(429, "throttled", e),
+        Err(e @ LoginError::BadCredentials) => error(401, "bad_credentials", e),
+    }
+}
+
+async fn api_logout(State(st): State<LocalState>, headers: HeaderMap) -> Response {
+    if let Some((token, _)) = st.session(&headers) {
+        st.sessions.close(&token);
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&st.clear_cookie()) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// The caller's session and current directory entry, or the error to answer.
+fn authorise(
+    st: &LocalState,
+    headers: &HeaderMap,
+    csrf: bool,
+) -> Result<(Session, StaffEntry), Box<Response>> {
+    let Some((_, session)) = st.session(headers) else {
+        return Err(Box::new(error(401, "unauthorized", "log in first")));
+    };
+    if csrf {
+        let sent = headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !same(sent, &session.csrf) {
+            return Err(Box::new(error(
+                403,
+                "csrf",
+                "missing or wrong X-CSRF-Token header",
+            )));
+        }
+    }
+    let Some(staff) = st.staff_of(&session) else {
+        return Err(Box::new(error(
+            401,
+            "unauthorized",
+            "this account is disabled or no longer sells at this site",
+        )));
+    };
+    Ok((session, staff))
+}
+
+/// An id given as a number, `"7"` or `"<kind>-7"`.
+fn id_of(v: &Value, kind: &str) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => {
+            let s = s.trim();
+            s.strip_prefix(kind)
+                .and_then(|r| r.strip_prefix('-'))
+                .unwrap_or(s)
+                .parse()
+                .ok()
+        }
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+struct SellBody {
+    router: Value,
+    package: Value,
+    #[serde(default)]
+    count: Option<Value>,
+}
+
+async fn api_sell(State(st): State<LocalState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (_, staff) = match authorise(&st, &headers, true) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let b: SellBody = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let Some(router) = id_of(&b.router, "router") else {
+        return error(400, "bad_request", "router must be a router id");
+    };
+    let Some(package) = id_of(&b.package, "package") else {
+        return error(400, "bad_request", "package must be a package id");
+    };
+    let count = match &b.count {
+        None => 1,
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(n) if (1..=MAX_SALE as u64).contains(&n) => n as usize,
+            _ => return error(400, "bad_request", format!("count must be 1..={MAX_SALE}")),
+        },
+        Some(_) => return error(400, "bad_request", "count must be a number"),
+    };
+    match st
+        .seller
+        .sell(&staff, RouterId(router), PackageId(package), count)
+        .await
+    {
+        Ok(sold) => {
+            let vouchers: Vec<Value> = sold
+                .iter()
+                .map(|s| json!({ "code": s.code, "password": s.password, "state": s.state.as_str() }))
+                .collect();
+            axum::Json(json!({ "vouchers": vouchers })).into_response()
+        }
+        Err(e) => sell_error(&e),
+    }
+}
+
+/// The page's link line and the API's status, from one place.
+pub fn status_json(st: &LocalState) -> Value {
+    let (online, since) = st.link.get(st.seller.link_up());
+    json!({
+        "link": { "online": online, "offline_since": since },
+        "pending_sales": st.seller.pending_sales(),
+        "pending_events": st.seller.pending_events(),
+    })
+}
+
+async fn api_status(State(st): State<LocalState>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorise(&st, &headers, false) {
+        return *r;
+    }
+    axum::Json(status_json(&st)).into_response()
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+}
+
+/// One sale as the API lists it.
+pub fn sale_json(v: &SaleView) -> Value {
+    let s = &v.sale;
+    json!({
+        "code": s.code,
+        "password": s.password,
+        "state": v.state.as_str(),
+        "router": s.router.0,
+        "package": s.package.0,
+        "package_name": s.package_name,
+        "price_minor": s.price.minor,
+        "currency": s.price.currency.to_string(),
+        "staff": s.staff.0,
+        "staff_username": s.staff_name,
+        "issued_at": s.issued_at,
+        "synced": !v.pending,
+    })
+}
+
+async fn api_list(
+    State(st): State<LocalState>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(r) = authorise(&st, &headers, false) {
+        return *r;
+    }
+    let Ok(Query(q)) = query else {
+        return error(400, "bad_request", "limit must be a number");
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_LIST);
+    match st.seller.recent(limit) {
+        Ok(list) => {
+            let vouchers: Vec<Value> = list.iter().map(sale_json).collect();
+            axum::Json(json!({ "vouchers": vouchers })).into_response()
+        }
+        Err(e) => sell_error(&e),
+    }
+}
