@@ -156,7 +156,7 @@ impl AgentHandle {
         core.spawn(supervise(core.clone()));
         core.spawn(watch_commands(core.clone(), store.watch_commands()));
         let local = match &core.settings.local {
-            Some(l) => Some(start_local(&core, l).await?),
+            Some(l) => Some(start_local(&core, l, identity.site.to_string()).await?),
             None => None,
         };
         core.spawn(renewal::run(
@@ -241,6 +241,7 @@ impl AgentHandle {
 async fn start_local(
     core: &Arc<Core>,
     settings: &crate::config::LocalSettings,
+    site: String,
 ) -> Result<std::net::SocketAddr, AgentError> {
     use crate::local::{LinkWatch, auth::Sessions, http, sell::Seller, tls, watch_link};
     let err = |reason: String| AgentError::Local {
@@ -255,6 +256,7 @@ async fn start_local(
         store: core.store.clone(),
         link: watch,
         secure: settings.tls,
+        site,
     };
     let app = http::router(state);
     let tcp = tokio::net::TcpListener::bind(settings.listen)

@@ -97,6 +97,64 @@ impl LocalStaff {
         Ok((status, body))
     }
 
+    /// A page call: `GET` (no body) or a form `POST`; status, `Location` and the text.
+    pub async fn page(
+        &self,
+        method: &str,
+        path: &str,
+        form: Option<&str>,
+    ) -> anyhow::Result<(u16, Option<String>, String)> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        let body = form.unwrap_or_default().as_bytes().to_vec();
+        let response = self
+            .client
+            .request(req.body(Full::new(Bytes::from(body)))?)
+            .await
+            .with_context(|| format!("{method} {path}"))?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.into_body().collect().await?.to_bytes();
+        Ok((
+            status,
+            location,
+            String::from_utf8_lossy(&text).into_owned(),
+        ))
+    }
+
+    /// Logs in through the page's form; true when it redirected with a session cookie.
+    pub async fn form_login(&mut self, username: &str, password: &str) -> anyhow::Result<bool> {
+        let req = hyper::Request::builder()
+            .method("POST")
+            .uri(format!("{}/login", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(format!(
+                "username={username}&password={}",
+                password.replace(' ', "+")
+            ))))?;
+        let response = self.client.request(req).await.context("POST /login")?;
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        let ok = response.status().as_u16() == 303 && cookie.is_some();
+        if ok {
+            self.cookie = cookie;
+        }
+        Ok(ok)
+    }
+
     async fn raw(
         &self,
         method: &str,

@@ -254,3 +254,72 @@ async fn a_staff_member_disabled_centrally_is_refused_at_the_next_contact() {
     site.staff("ana").await;
     site.shutdown().await;
 }
+
+/// The value of `name="csrf_token" value="…"` in a page.
+fn form_token(page: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let at = page.find(marker).expect("a form token") + marker.len();
+    page[at..].split('"').next().expect("token").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_sells_lists_prints_and_says_the_link_state() {
+    let site = LocalSite::start(100, |_| {}).await;
+    let mut ana = LocalStaff::new(site.local_addr());
+    let (status, _, login) = ana.page("GET", "/", None).await.expect("page");
+    assert_eq!(status, 200);
+    assert!(
+        login.contains("Sign in") && login.contains("/static/app.css"),
+        "{login}"
+    );
+    assert!(!ana.form_login("ana", "wrong").await.expect("login"));
+    assert!(ana.form_login("ana", PASSWORD).await.expect("login"));
+    site.cut().await;
+    let (_, _, page) = ana.page("GET", "/", None).await.expect("page");
+    assert!(page.contains("Offline since"), "{page}");
+    let token = form_token(&page);
+
+    let (status, _, _) = ana
+        .page(
+            "POST",
+            "/sell",
+            Some("csrf_token=forged&router=7&package=1&count=2"),
+        )
+        .await
+        .expect("sell");
+    assert_eq!(status, 403, "a form without the page's token is refused");
+    let form = format!("csrf_token={token}&router=7&package=1&count=2");
+    let (status, location, _) = ana.page("POST", "/sell", Some(&form)).await.expect("sell");
+    assert_eq!(status, 303);
+    let location = location.expect("redirect");
+    let codes: Vec<String> = location
+        .strip_prefix("/?sold=")
+        .expect("sold codes")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(codes.len(), 2);
+    let (_, _, page) = ana.page("GET", &location, None).await.expect("page");
+    assert!(page.contains("Sold 2 vouchers"), "{page}");
+    assert!(page.contains("2 sales waiting to sync"), "{page}");
+    assert!(codes.iter().all(|c| page.contains(c.as_str())));
+    let (status, _, sheet) = ana
+        .page("GET", &format!("/print?codes={}", codes.join(",")), None)
+        .await
+        .expect("print");
+    assert_eq!(status, 200);
+    assert!(codes.iter().all(|c| sheet.contains(c.as_str())), "{sheet}");
+    assert!(sheet.contains("<svg"), "cards carry QR codes");
+    let (status, _, _) = ana.page("GET", "/static/app.css", None).await.expect("css");
+    assert_eq!(status, 200);
+    site.restore().await;
+    eventually("the page says online", Duration::from_secs(20), || {
+        site.agent()
+            .link()
+            .is_some_and(|l| l.status().outbox_len == 0)
+    })
+    .await;
+    let (_, _, page) = ana.page("GET", "/", None).await.expect("page");
+    assert!(page.contains("Online, no sales waiting to sync."), "{page}");
+    site.shutdown().await;
+}

@@ -51,6 +51,8 @@ pub struct LocalState {
     pub link: Arc<LinkWatch>,
     /// Served over HTTPS: the cookie gets `Secure`.
     pub secure: bool,
+    /// The site's name (from the agent's certificate), shown on the page and cards.
+    pub site: String,
 }
 
 impl LocalState {
