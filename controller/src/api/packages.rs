@@ -183,7 +183,7 @@ async fn list_packages(
         (status = 422, description = "A value is not acceptable; `details.field` names it",
             body = ErrorBody),
     ))]
-async fn create_package(
+pub(crate) async fn create_package(
     state: State<AppState>,
     admin: AdminOnly,
     JsonBody(req): JsonBody<PackageRequest>,
@@ -228,7 +228,7 @@ async fn get_package(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
-async fn update_package(
+pub(crate) async fn update_package(
     state: State<AppState>,
     admin: AdminOnly,
     PathParam(id): PathParam<u64>,

@@ -253,7 +253,7 @@ pub struct RunRequest {
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody),
     ))]
-async fn run_report(
+pub(crate) async fn run_report(
     state: State<AppState>,
     admin: AdminOnly,
     body: axum::body::Bytes,

@@ -11,8 +11,8 @@
 //! admin. No answer has a password field.
 
 mod ask;
-mod input;
-mod live;
+pub(crate) mod input;
+pub(crate) mod live;
 mod view;
 
 use axum::Json;
@@ -210,7 +210,7 @@ async fn get_router(
         (status = 503, description = "The site is offline: nothing stored", body = ErrorBody),
         (status = 504, body = ErrorBody),
     ))]
-async fn create_router(
+pub(crate) async fn create_router(
     state: State<AppState>,
     admin: AdminOnly,
     JsonBody(req): JsonBody<CreateRouter>,

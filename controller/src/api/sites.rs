@@ -146,7 +146,7 @@ pub struct CreateSite {
         (status = 409, description = "The id is taken", body = ErrorBody),
         (status = 422, body = ErrorBody),
     ))]
-async fn create_site(
+pub(crate) async fn create_site(
     state: State<AppState>,
     admin: AdminOnly,
     JsonBody(req): JsonBody<CreateSite>,
@@ -211,7 +211,7 @@ fn site_id(text: &str) -> ApiResult<SiteId> {
         (status = 404, body = ErrorBody),
         (status = 409, description = "The site is revoked", body = ErrorBody),
     ))]
-async fn create_enrollment(
+pub(crate) async fn create_enrollment(
     state: State<AppState>,
     admin: AdminOnly,
     PathParam(id): PathParam<String>,

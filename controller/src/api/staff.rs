@@ -126,7 +126,7 @@ async fn list_staff(state: State<AppState>, _admin: AdminOnly) -> ApiResult<Json
         (status = 409, description = "Username taken", body = ErrorBody),
         (status = 422, description = "Password policy or unknown router", body = ErrorBody),
     ))]
-async fn create_staff(
+pub(crate) async fn create_staff(
     state: State<AppState>,
     admin: AdminOnly,
     JsonBody(req): JsonBody<CreateStaff>,
@@ -185,7 +185,7 @@ async fn get_staff(
         (status = 409, description = "Username taken, or the last super admin", body = ErrorBody),
         (status = 422, body = ErrorBody),
     ))]
-async fn update_staff(
+pub(crate) async fn update_staff(
     state: State<AppState>,
     admin: AdminOnly,
     PathParam(id): PathParam<u64>,
@@ -233,7 +233,7 @@ async fn update_staff(
         (status = 404, body = ErrorBody),
         (status = 422, description = "Password policy", body = ErrorBody),
     ))]
-async fn reset_password(
+pub(crate) async fn reset_password(
     state: State<AppState>,
     admin: AdminOnly,
     PathParam(id): PathParam<u64>,

@@ -231,7 +231,7 @@ async fn my_tokens(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody),
     ))]
-async fn all_tokens(
+pub(crate) async fn all_tokens(
     state: State<AppState>,
     _admin: AdminOnly,
     QueryParams(q): QueryParams<AllQuery>,
@@ -328,7 +328,7 @@ const MAX_REASON: usize = 200;
         (status = 503, description = "Revoked in the ledger; the removal could not be \
             queued (retry)", body = ErrorBody),
     ))]
-async fn revoke_token(
+pub(crate) async fn revoke_token(
     state: State<AppState>,
     admin: AdminOnly,
     PathParam(code): PathParam<String>,

@@ -56,7 +56,7 @@ pub struct TestAnswer {
         (status = 503, description = "Site offline and nothing known", body = ErrorBody),
         (status = 504, description = "No answer in time and nothing known", body = ErrorBody),
     ))]
-async fn test_router(
+pub(crate) async fn test_router(
     state: State<AppState>,
     who: Principal,
     PathParam(id): PathParam<u64>,
@@ -169,7 +169,7 @@ pub struct StatsAnswer {
         (status = 422, body = ErrorBody), (status = 502, body = ErrorBody),
         (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
     ))]
-async fn router_stats(
+pub(crate) async fn router_stats(
     state: State<AppState>,
     who: Principal,
     PathParam(id): PathParam<u64>,
@@ -226,7 +226,7 @@ pub struct ActiveUsers {
         (status = 422, body = ErrorBody), (status = 502, body = ErrorBody),
         (status = 503, body = ErrorBody), (status = 504, body = ErrorBody),
     ))]
-async fn active_users(
+pub(crate) async fn active_users(
     state: State<AppState>,
     who: Principal,
     PathParam(id): PathParam<u64>,
@@ -262,7 +262,7 @@ pub struct Kicked {
         (status = 503, description = "Site offline: sessions can only be ended live", body = ErrorBody),
         (status = 504, body = ErrorBody),
     ))]
-async fn kick_session(
+pub(crate) async fn kick_session(
     state: State<AppState>,
     admin: AdminOnly,
     PathParam((id, session)): PathParam<(u64, String)>,
@@ -320,7 +320,7 @@ pub struct SyncAnswer {
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 502, body = ErrorBody),
     ))]
-async fn sync_router(
+pub(crate) async fn sync_router(
     state: State<AppState>,
     who: Principal,
     PathParam(id): PathParam<u64>,

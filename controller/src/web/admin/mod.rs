@@ -4,45 +4,170 @@
 //! To add a section: a module here with its handlers, its routes merged in [`routes`], its
 //! templates under `ui/templates/admin/` extending `base.html` (a `layout: Layout` field filled
 //! by [`layout_for`]), and its link in [`NAV`].
+//!
+//! Sections: [`fleet`] (sites & routers overview with live refresh, add router, router
+//! detail), [`sites`] (create a site, its one-time enrollment command), [`packages`],
+//! [`staff`], [`vouchers`] (the ledger, revoke) and [`reports`] (reconciliation, revenue,
+//! SVG charts, CSV). Handlers call the JSON API's handler functions directly (never HTTP), so
+//! the rules (validation, connection tests, audit, durability) are the API's; an
+//! [`ApiError`] becomes words in the page ([`FormError`]).
 
-use askama::Template;
+pub mod fleet;
+pub mod packages;
+pub mod reports;
+pub mod sites;
+pub mod staff;
+pub mod vouchers;
+
 use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::get;
-use hotspot_ui::Layout;
+use hotspot_ui::Flash;
+use serde::Deserialize;
 
-use super::layout::layout_for;
-use super::render;
-use super::session::AdminViewer;
+#[allow(unused_imports)]
+pub(crate) use super::layout::layout_for;
+pub(crate) use super::session::AdminViewer;
+use crate::api::error::ApiError;
+use crate::api::extract::AdminOnly;
 use crate::app::AppState;
 
 /// The admin sections in the navigation (href, label), in order.
-pub const NAV: &[(&str, &str)] = &[("/admin", "Overview")];
+pub const NAV: &[(&str, &str)] = &[
+    ("/admin", "Sites & routers"),
+    ("/admin/sites", "Enrollment"),
+    ("/admin/packages", "Packages"),
+    ("/admin/staff", "Staff"),
+    ("/admin/vouchers", "Vouchers"),
+    ("/admin/reports", "Reports"),
+];
 
 /// The admin pages.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/admin", get(home))
+    Router::new()
+        .merge(fleet::routes())
+        .merge(sites::routes())
+        .merge(packages::routes())
+        .merge(staff::routes())
+        .merge(vouchers::routes())
+        .merge(reports::routes())
 }
 
-#[derive(Template)]
-#[template(path = "admin/home.html")]
-struct Home {
-    layout: Layout,
-    sites: usize,
-    routers: usize,
-    packages: usize,
-    staff: usize,
+/// The viewer as the API's admin principal (for calling the API's handlers).
+pub(crate) fn api_admin(admin: &AdminViewer) -> AdminOnly {
+    AdminOnly(admin.principal.clone())
 }
 
-async fn home(State(state): State<AppState>, admin: AdminViewer) -> Response {
-    let count = |n: Result<usize, _>| n.unwrap_or(0);
-    let page = Home {
-        layout: layout_for(&admin, "Overview"),
-        sites: count(state.store.sites().map(|s| s.len())),
-        routers: count(state.store.routers(None).map(|r| r.len())),
-        packages: count(state.store.packages(false).map(|p| p.len())),
-        staff: count(state.store.staff_list().map(|s| s.len())),
+/// An API error shown beside a form: its words, and the field it names (if any).
+#[derive(Debug, Clone, Default)]
+pub struct FormError {
+    pub message: String,
+    pub field: String,
+}
+
+impl FormError {
+    pub fn of(e: &ApiError) -> FormError {
+        let field = e
+            .details()
+            .and_then(|d| d.get("field"))
+            .and_then(|f| f.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        FormError {
+            message: sentence(e.message()),
+            field,
+        }
+    }
+
+    pub fn new(field: &str, message: impl Into<String>) -> FormError {
+        FormError {
+            message: sentence(&message.into()),
+            field: field.to_owned(),
+        }
+    }
+
+    /// The message when it is about `field` (for the field's error line), else "".
+    pub fn at(&self, field: &str) -> &str {
+        if self.field == field {
+            &self.message
+        } else {
+            ""
+        }
+    }
+}
+
+/// Starts with a capital letter and ends with a full stop.
+pub fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
     };
-    render(&page)
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+/// `?done=…` after a redirect: a fixed message chosen by key (no text from the URL).
+#[derive(Debug, Default, Deserialize)]
+pub struct Done {
+    pub done: Option<String>,
+}
+
+impl Done {
+    pub fn flash(&self, messages: &[(&str, &str)]) -> Option<Flash> {
+        let key = self.done.as_deref()?;
+        messages
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, m)| Flash::success(*m))
+    }
+}
+
+/// How long ago `at` was, from `now` (Unix seconds): `just now`, `42 s ago`, `5 min ago`.
+pub fn ago(now: i64, at: i64) -> String {
+    let secs = now.saturating_sub(at);
+    if secs < 5 {
+        return "just now".to_owned();
+    }
+    let secs = u64::try_from(secs).unwrap_or(0);
+    format!("{} ago", hotspot_ui::fmt::duration(secs))
+}
+
+/// Unix seconds of a system time.
+pub fn unix(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `2026-05-01 14:03 UTC` for people.
+pub fn when(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_are_capitalised_and_closed() {
+        assert_eq!(sentence("no site s9"), "No site s9.");
+        assert_eq!(sentence("Wrong password."), "Wrong password.");
+        assert_eq!(sentence(""), "");
+    }
+
+    #[test]
+    fn ages_read_like_words() {
+        assert_eq!(ago(100, 99), "just now");
+        assert_eq!(ago(1000, 700), "5 min ago");
+        assert_eq!(when(0), "1970-01-01 00:00 UTC");
+    }
 }
