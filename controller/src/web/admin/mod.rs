@@ -23,7 +23,6 @@ use axum::Router;
 use hotspot_ui::Flash;
 use serde::Deserialize;
 
-#[allow(unused_imports)]
 pub(crate) use super::layout::layout_for;
 pub(crate) use super::session::AdminViewer;
 use crate::api::error::ApiError;

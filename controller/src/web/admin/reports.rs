@@ -104,7 +104,7 @@ fn main_currency<'a>(amounts: impl Iterator<Item = &'a Money>) -> Option<Currenc
     for m in amounts {
         counts
             .entry(m.currency.as_str().to_owned())
-            .or_insert((0, m.currency.clone()))
+            .or_insert((0, m.currency))
             .0 += 1;
     }
     counts.into_values().max_by_key(|(n, _)| *n).map(|(_, c)| c)
@@ -201,7 +201,7 @@ async fn list(
                     Bar {
                         label: r.date.clone(),
                         value: v,
-                        text: Money::new(v, c.clone()).to_string(),
+                        text: Money::new(v, *c).to_string(),
                     }
                 })
                 .collect();
@@ -270,7 +270,7 @@ pub fn days_csv_text(reports: &[Report]) -> String {
     let mut currencies: Vec<Currency> = Vec::new();
     for m in reports.iter().flat_map(|r| r.body.total.revenue.iter()) {
         if !currencies.contains(&m.currency) {
-            currencies.push(m.currency.clone());
+            currencies.push(m.currency);
         }
     }
     currencies.sort_by(|a, b| a.as_str().cmp(b.as_str()));
@@ -356,7 +356,7 @@ fn breakdown(title: &'static str, entries: Vec<(String, u64, Vec<Money>)>) -> Br
                     Bar {
                         label: label.clone(),
                         value: v,
-                        text: Money::new(v, c.clone()).to_string(),
+                        text: Money::new(v, *c).to_string(),
                     }
                 })
                 .collect();

@@ -1,0 +1,590 @@
+//! The super-admin pages over plain HTTP, as a browser would use them: sign in through the
+//! form, keep the cookies, post forms with the page's CSRF token and our origin. Runs on the
+//! fleet harness (real ledger, real fleet link, a fake agent answering router questions).
+//!
+//! Checked: staff get the 403 page on every admin URL (GET and POST); a POST without the CSRF
+//! token is refused and changes nothing; the package form's human units are stored as the
+//! right numbers, a bad one is shown next to its field; the reports CSV has its header and
+//! totals; adding a router with a wrong password shows the words for people and stores
+//! nothing, with the right one the router is added and no password is drawn; a site's
+//! enrollment command is shown; a staff account with a generated password can sign in.
+
+mod fleet_support;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use fleet_support::agent::WRONG;
+use fleet_support::*;
+use hotspot_controller::store::{NewStaff, Report, ReportBody, Revenue, Role, Stamp, Store, Tally};
+use hotspot_shared::domain::{Currency, Money, PackageId, RouterId};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::{CONTENT_TYPE, COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+
+const ROUTER_PW: &str = "S3cret-Router-pw";
+const STAFF_PW: &str = "alice-secret-passw0rd";
+
+/// A cookie-keeping client posting forms like a browser on the dashboard.
+struct Browser {
+    addr: SocketAddr,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    content_type: String,
+    body: String,
+}
+
+impl Browser {
+    fn new(addr: SocketAddr) -> Browser {
+        Browser {
+            addr,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    async fn send(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+        let stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).expect("method"))
+            .uri(path)
+            .header(HOST, self.addr.to_string());
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            req = req.header(COOKIE, jar.join("; "));
+        }
+        let body = match form {
+            Some(fields) => {
+                req = req
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(ORIGIN, format!("http://{}", self.addr));
+                serde_urlencoded::to_string(fields).expect("form")
+            }
+            None => String::new(),
+        };
+        let resp = sender
+            .send_request(req.body(Full::new(Bytes::from(body))).expect("request"))
+            .await
+            .expect("response");
+        for c in resp.headers().get_all(SET_COOKIE) {
+            let text = c.to_str().expect("cookie");
+            let pair = text.split(';').next().unwrap_or_default();
+            if let Some((k, v)) = pair.split_once('=') {
+                if v.is_empty() {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &hyper::header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let location = header(LOCATION);
+        let content_type = header(CONTENT_TYPE).unwrap_or_default();
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        Page {
+            status,
+            location,
+            content_type,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.send("GET", path, None).await
+    }
+
+    /// Posts `fields` with the page CSRF token (from the `hf_csrf` cookie, as pages carry it).
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.cookies.get("hf_csrf").cloned().unwrap_or_default();
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.send("POST", path, Some(&all)).await
+    }
+
+    async fn sign_in(addr: SocketAddr, user: &str, password: &str) -> Browser {
+        let mut b = Browser::new(addr);
+        let r = b
+            .send(
+                "POST",
+                "/login",
+                Some(&[("username", user), ("password", password)]),
+            )
+            .await;
+        assert_eq!(r.status, 303, "sign-in of {user}: {}", r.body);
+        assert!(b.cookies.contains_key("hf_csrf"), "{:?}", b.cookies);
+        b
+    }
+}
+
+fn addr(c: &Controller) -> SocketAddr {
+    c.http.addr
+}
+
+async fn add_staff(c: &Controller, name: &str, routers: Vec<RouterId>) {
+    let new = NewStaff {
+        username: name.into(),
+        password_hash: c.state.hasher.hash(STAFF_PW).expect("hash"),
+        role: Role::Staff,
+        routers,
+    };
+    c.store
+        .create_staff(new, &Stamp::system(0))
+        .expect("staff")
+        .durable()
+        .await
+        .expect("durable");
+}
+
+/// Every admin page, and every admin form target.
+const ADMIN_GETS: &[&str] = &[
+    "/admin",
+    "/admin/fleet",
+    "/admin/routers/new",
+    "/admin/routers/1",
+    "/admin/sites",
+    "/admin/packages",
+    "/admin/packages/1",
+    "/admin/staff",
+    "/admin/staff/1",
+    "/admin/vouchers",
+    "/admin/reports",
+    "/admin/reports.csv",
+    "/admin/reports/2026-01-01",
+    "/admin/reports/2026-01-01/csv",
+];
+const ADMIN_POSTS: &[&str] = &[
+    "/admin/routers/new",
+    "/admin/routers/1/test",
+    "/admin/routers/1/sync",
+    "/admin/routers/1/kick",
+    "/admin/sites",
+    "/admin/sites/s1/enroll",
+    "/admin/packages",
+    "/admin/packages/1",
+    "/admin/staff",
+    "/admin/staff/1",
+    "/admin/staff/1/access",
+    "/admin/staff/1/password",
+    "/admin/vouchers/ABCD2345/revoke",
+    "/admin/reports/run",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staff_get_the_403_page_on_every_admin_url_and_visitors_the_sign_in() {
+    let c = Controller::start().await;
+    c.add_site("s1").await;
+    add_staff(&c, "alice", vec![]).await;
+    let mut alice = Browser::sign_in(addr(&c), "alice", STAFF_PW).await;
+    for path in ADMIN_GETS {
+        let r = alice.get(path).await;
+        assert_eq!(r.status, 403, "GET {path}: {}", r.body);
+        assert!(r.body.contains("for super admins"), "GET {path}");
+    }
+    for path in ADMIN_POSTS {
+        let r = alice
+            .post(path, &[("name", "x"), ("disabled", "true")])
+            .await;
+        assert_eq!(r.status, 403, "POST {path}: {}", r.body);
+    }
+    assert!(!c.store.staff_list().unwrap().iter().any(|s| s.disabled));
+    let mut visitor = Browser::new(addr(&c));
+    for path in ["/admin", "/admin/packages", "/admin/reports"] {
+        let r = visitor.get(path).await;
+        assert_eq!(r.status, 303, "GET {path}");
+        assert!(r.location.unwrap().starts_with("/?next="), "{path}");
+    }
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing() {
+    let c = Controller::start().await;
+    let mut admin = Browser::sign_in(addr(&c), "admin", ADMIN_PASSWORD).await;
+    let fields = [
+        ("name", "Sneaky"),
+        ("price", "1"),
+        ("currency", "USD"),
+        ("time_limit", "1h"),
+    ];
+    let r = admin.send("POST", "/admin/packages", Some(&fields)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let mut wrong = vec![("csrf_token", "hfx_not-the-token")];
+    wrong.extend_from_slice(&fields);
+    let r = admin.send("POST", "/admin/packages", Some(&wrong)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(c.store.packages(true).unwrap().is_empty(), "nothing stored");
+    // The same form with the token goes through.
+    let r = admin.post("/admin/packages", &fields).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(c.store.packages(true).unwrap().len(), 1);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_package_form_takes_human_units_and_shows_a_bad_one_next_to_its_field() {
+    let c = Controller::start().await;
+    let mut admin = Browser::sign_in(addr(&c), "admin", ADMIN_PASSWORD).await;
+    let r = admin
+        .post(
+            "/admin/packages",
+            &[
+                ("name", "Evening 1 GB"),
+                ("price", "1.50"),
+                ("currency", "USD"),
+                ("time_limit", "1 h 30 min"),
+                ("data_limit", "1 GB"),
+                ("validity", "1 day"),
+                ("rate_limit", "2M/5M"),
+                ("shared_users", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location.as_deref(), Some("/admin/packages?done=created"));
+    let stored = c.store.packages(false).unwrap();
+    let p = &stored[0].package;
+    assert_eq!(p.name, "Evening 1 GB");
+    assert_eq!(
+        p.price,
+        Money::new(150, Currency::new("USD").unwrap()),
+        "1.50 USD in cents"
+    );
+    assert_eq!(p.time_limit.map(|d| d.as_secs()), Some(5400));
+    assert_eq!(p.data_limit, Some(1 << 30));
+    assert_eq!(p.validity.map(|d| d.as_secs()), Some(86_400));
+    assert_eq!(p.rate_limit.as_deref(), Some("2M/5M"));
+    assert_eq!(p.shared_users, 2);
+    let list = admin.get("/admin/packages?done=created").await;
+    assert!(list.body.contains("1 h 30 min") && list.body.contains("1 GiB"));
+    assert!(list.body.contains("1.50 USD"));
+
+    let bad = admin
+        .post(
+            "/admin/packages",
+            &[
+                ("name", "Broken"),
+                ("price", "2"),
+                ("currency", "USD"),
+                ("time_limit", "1 fortnight"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    let field = bad
+        .body
+        .split("id=\"time_limit\"")
+        .nth(1)
+        .expect("the time field");
+    assert!(
+        field
+            .split("</div>")
+            .next()
+            .unwrap()
+            .contains("field-error"),
+        "the error is under the time field: {field}"
+    );
+    assert!(bad.body.contains("value=\"Broken\""), "typed values kept");
+    let bad_price = admin
+        .post(
+            "/admin/packages",
+            &[
+                ("name", "Cheap"),
+                ("price", "1.505"),
+                ("currency", "USD"),
+                ("time_limit", "1h"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_price.status, 422);
+    assert!(bad_price.body.contains("The price is a number like 1.55"));
+    assert_eq!(c.store.packages(true).unwrap().len(), 1, "nothing more");
+
+    // Editing shows the values back in units the parser reads, and saves them unchanged.
+    let id = p.id.0;
+    let edit = admin.get(&format!("/admin/packages/{id}")).await;
+    assert!(edit.body.contains("value=\"1h 30m\""), "{}", edit.body);
+    assert!(edit.body.contains("value=\"1G\""));
+    let r = admin
+        .post(
+            &format!("/admin/packages/{id}"),
+            &[
+                ("name", "Evening 1 GB"),
+                ("price", "1.75"),
+                ("currency", "USD"),
+                ("time_limit", "1h 30m"),
+                ("data_limit", "1G"),
+                ("validity", "1d"),
+                ("rate_limit", "2M/5M"),
+                ("shared_users", "2"),
+                ("on_sale", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let p = c.store.package(PackageId(id)).unwrap().unwrap();
+    assert_eq!(p.package.price.minor, 175);
+    assert_eq!(p.package.data_limit, Some(1 << 30));
+    assert!(!p.archived);
+    c.stop().await;
+}
+
+fn tally(issued: u64, failed: u64, cents: i64) -> Tally {
+    let usd = Currency::new("USD").unwrap();
+    let mut by_package = BTreeMap::new();
+    by_package.insert(
+        "package-1".to_owned(),
+        Revenue {
+            label: "1 hour".into(),
+            vouchers: issued - failed,
+            amounts: vec![Money::new(cents, usd)],
+        },
+    );
+    Tally {
+        issued_central: issued,
+        issued_site: 0,
+        applied: issued - failed,
+        used: 1,
+        exhausted: 0,
+        expired: 0,
+        failed,
+        revoked: 0,
+        revenue: vec![Money::new(cents, usd)],
+        by_package,
+        by_staff: BTreeMap::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reports_csv_has_its_header_and_the_totals_of_the_days() {
+    let c = Controller::start().await;
+    for (date, issued, failed, cents) in [("2026-05-01", 10, 1, 900), ("2026-05-02", 5, 0, 550)] {
+        let report = Report {
+            date: date.into(),
+            generated_at: 1_777_777_777,
+            body: ReportBody {
+                total: tally(issued, failed, cents),
+                sites: BTreeMap::new(),
+                drift: vec![],
+            },
+        };
+        c.store
+            .put_report(&report)
+            .unwrap()
+            .durable()
+            .await
+            .unwrap();
+    }
+    let mut admin = Browser::sign_in(addr(&c), "admin", ADMIN_PASSWORD).await;
+    let csv = admin.get("/admin/reports.csv").await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.content_type.starts_with("text/csv"),
+        "{}",
+        csv.content_type
+    );
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "date,issued,applied,used,failed,revoked,drift,revenue_USD"
+    );
+    assert_eq!(lines[1], "2026-05-02,5,5,1,0,0,0,5.50");
+    assert_eq!(lines[2], "2026-05-01,10,9,1,1,0,0,9.00");
+    assert_eq!(lines[3], "total,15,14,2,1,0,0,14.50");
+    assert_eq!(lines.len(), 4);
+
+    let page = admin.get("/admin/reports").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<svg class=\"chart\""), "chart drawn");
+    assert!(page.body.contains("14.50 USD"), "total revenue");
+    let day = admin.get("/admin/reports/2026-05-01").await;
+    assert!(day.body.contains("Revenue per package") && day.body.contains("1 hour"));
+    let full = admin.get("/admin/reports/2026-05-01/csv").await;
+    assert!(full.body.starts_with("date,scope,section"), "{}", full.body);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn adding_a_router_runs_the_connection_test_and_explains_a_refusal() {
+    let c = Controller::start().await;
+    c.add_site("s1").await;
+    let agent = c.agent("s1").await;
+    let mut admin = Browser::sign_in(addr(&c), "admin", ADMIN_PASSWORD).await;
+    let form = |password: &'static str| {
+        [
+            ("name", "Cafe gateway"),
+            ("site_id", "s1"),
+            ("location", "behind the bar"),
+            ("host", "192.168.88.1"),
+            ("port", "8728"),
+            ("username", "api"),
+            ("password", password),
+            ("tls_fingerprint", ""),
+        ]
+    };
+    let wrong = admin.post("/admin/routers/new", &form(WRONG)).await;
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert!(wrong.body.contains("The connection test failed."));
+    assert!(
+        wrong
+            .body
+            .contains("Wrong username or password for the router&#39;s API user."),
+        "{}",
+        wrong.body
+    );
+    assert!(
+        wrong.body.contains("value=\"Cafe gateway\""),
+        "typed values kept"
+    );
+    assert!(c.store.routers(None).unwrap().is_empty(), "nothing stored");
+
+    let ok = admin.post("/admin/routers/new", &form(ROUTER_PW)).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let routers = c.store.routers(None).unwrap();
+    assert_eq!(routers.len(), 1);
+    let id = routers[0].id.0;
+    assert_eq!(
+        ok.location.as_deref(),
+        Some(format!("/admin/routers/{id}?done=added").as_str())
+    );
+    assert_eq!(agent.passwords_set(), [ROUTER_PW], "handed to the agent");
+
+    let detail = admin.get(&format!("/admin/routers/{id}?done=added")).await;
+    assert_eq!(detail.status, 200);
+    assert!(detail.body.contains("The connection test passed"));
+    assert!(detail.body.contains("RB4011iGS+") && detail.body.contains("cafe-gw"));
+    assert!(detail.body.contains("ABCD2345"), "active session listed");
+    let overview = admin.get("/admin").await;
+    let fragment = admin.get("/admin/fleet").await;
+    for page in [&detail, &overview, &fragment] {
+        assert!(!page.body.contains(ROUTER_PW), "no router password drawn");
+        assert!(!page.body.contains("hf_session"), "no session token drawn");
+    }
+    assert!(fragment.body.contains("Cafe gateway") && fragment.body.contains("7 %"));
+    assert!(
+        !fragment.body.contains("<html"),
+        "the fragment is a fragment"
+    );
+
+    let kick = admin
+        .post(&format!("/admin/routers/{id}/kick"), &[("session", "*1A")])
+        .await;
+    assert_eq!(kick.status, 303, "{}", kick.body);
+    let test = admin.post(&format!("/admin/routers/{id}/test"), &[]).await;
+    assert!(
+        test.body.contains("Connection test passed"),
+        "{}",
+        test.body
+    );
+    let sync = admin.post(&format!("/admin/routers/{id}/sync"), &[]).await;
+    assert!(sync.body.contains("usage of 3 voucher(s)"), "{}", sync.body);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_site_shows_its_enrollment_command_once() {
+    let c = Controller::start().await;
+    let mut admin = Browser::sign_in(addr(&c), "admin", ADMIN_PASSWORD).await;
+    let r = admin
+        .post(
+            "/admin/sites",
+            &[
+                ("id", "cafe-main"),
+                ("name", "Café Main"),
+                ("valid_hours", "48"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("hotspot-agent enroll --controller"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("hfe1.cafe-main."),
+        "the token is in the command"
+    );
+    assert!(c.store.site(&site("cafe-main")).unwrap().is_some());
+    let again = admin.get("/admin/sites").await;
+    assert!(!again.body.contains("hfe1."), "shown only once");
+    let dup = admin
+        .post("/admin/sites", &[("id", "cafe-main"), ("name", "Again")])
+        .await;
+    assert_eq!(dup.status, 422);
+    assert!(dup.body.contains("form-error"));
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_staff_account_with_a_generated_password_can_sign_in_and_be_disabled() {
+    let c = Controller::start().await;
+    c.add_site("s1").await;
+    let mut admin = Browser::sign_in(addr(&c), "admin", ADMIN_PASSWORD).await;
+    let r = admin
+        .post(
+            "/admin/staff",
+            &[("username", "carol"), ("role", "staff"), ("password", "")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let shown = r
+        .body
+        .split("id=\"new-password\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("the generated password is shown")
+        .to_owned();
+    let carol = c
+        .store
+        .staff_list()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.username == "carol")
+        .expect("stored");
+    assert!(!r.body.contains(&carol.password_hash), "no hash drawn");
+    let _ = Browser::sign_in(addr(&c), "carol", &shown).await;
+    let list = admin.get("/admin/staff").await;
+    assert!(
+        !list.body.contains(&shown),
+        "the password is shown only once"
+    );
+
+    let off = admin
+        .post(
+            &format!("/admin/staff/{}/access", carol.id.0),
+            &[("disabled", "true")],
+        )
+        .await;
+    assert_eq!(off.status, 303, "{}", off.body);
+    let mut b = Browser::new(addr(&c));
+    let refused = b
+        .send(
+            "POST",
+            "/login",
+            Some(&[("username", "carol"), ("password", shown.as_str())]),
+        )
+        .await;
+    assert_ne!(refused.status, 303, "a disabled account cannot sign in");
+    c.stop().await;
+}
