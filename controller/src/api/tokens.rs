@@ -35,7 +35,7 @@ use crate::api::packages::MoneyView;
 use crate::app::AppState;
 use crate::store::{Transition, VoucherChange, VoucherFilter, VoucherRecord};
 
-pub use generate::{GenerateRequest, GenerateResponse, PasswordMode};
+pub use generate::{GenerateRequest, GenerateResponse, PasswordMode, issue};
 
 /// This module's handlers.
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -130,12 +130,24 @@ pub(super) async fn generate(
     caller: Principal,
     JsonBody(req): JsonBody<GenerateRequest>,
 ) -> ApiResult<Json<GenerateResponse>> {
-    let plan = plan(&state, &caller, req)?;
+    issue(&state, &caller, req, true).await.map(Json)
+}
+
+/// The service behind `POST /api/tokens/generate`, for callers inside the controller (the
+/// dashboard). With `wait` false it answers as soon as the vouchers are durable and queued
+/// (step 6 skipped): the dashboard shows their progress by polling the ledger instead.
+pub async fn issue(
+    state: &AppState,
+    caller: &Principal,
+    req: GenerateRequest,
+    wait: bool,
+) -> ApiResult<GenerateResponse> {
+    let plan = plan(state, caller, req)?;
     let (site, router, package) = (plan.site.clone(), plan.router, plan.package.id);
     let task = tokio::spawn(commit(state.clone(), plan));
     let (records, online) = task.await.map_err(ApiError::internal)??;
-    let records = if online {
-        confirm(&state, records).await?
+    let records = if online && wait {
+        confirm(state, records).await?
     } else {
         records
     };
@@ -148,14 +160,14 @@ pub(super) async fn generate(
             _ => counts.other += 1,
         }
     }
-    Ok(Json(GenerateResponse {
+    Ok(GenerateResponse {
         vouchers: records.iter().map(VoucherView::from).collect(),
         router_id: router.0,
         site_id: site.to_string(),
         package_id: package.0,
         site_offline: !online,
         counts,
-    }))
+    })
 }
 
 /// Step 1 and 2: checks, then draws the codes.
