@@ -98,10 +98,9 @@ fn sheet(state: &AppState, viewer: &Viewer, query: &str) -> PageResult {
         }
         cards.push(card(v, &site_names[&v.site]));
     }
-    let title = if cards.len() == 1 {
-        "Voucher".to_owned()
-    } else {
-        format!("{} vouchers", cards.len())
+    let title = match cards.len() {
+        1 => "1 voucher".to_owned(),
+        n => format!("{n} vouchers"),
     };
     let html = render_sheet(&title, &cards).map_err(|e| WebError::bad_request(e.to_string()))?;
     Ok(Html(html).into_response())

@@ -93,7 +93,7 @@ impl FromRequestParts<AppState> for Viewer {
             })?;
         if principal.kind() != SessionKind::Cookie {
             return Err(WebError::forbidden(
-                "dashboard pages need a browser session; sign in on the start page",
+                "Dashboard pages need a browser session: sign in on the start page.",
             ));
         }
         let settings = state.config.cookie_settings();
@@ -126,7 +126,7 @@ impl FromRequestParts<AppState> for AdminViewer {
         let viewer = Viewer::from_request_parts(parts, state).await?;
         if !viewer.is_admin() {
             return Err(WebError::forbidden_for(
-                "this page is for super admins",
+                "This page is for super admins.",
                 viewer,
             ));
         }

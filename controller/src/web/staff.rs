@@ -281,7 +281,7 @@ pub fn batch_vouchers(
         Some(s) if viewer.is_admin() => s,
         Some(s) if s != viewer.staff_id().0 => {
             return Err(WebError::forbidden(
-                "these are another staff member's vouchers",
+                "These are another staff member's vouchers.",
             ));
         }
         _ => viewer.staff_id().0,
@@ -326,6 +326,18 @@ pub fn collect(
     Ok(out)
 }
 
+/// Router names by id.
+pub type RouterNames = std::collections::HashMap<u64, String>;
+
+/// Every router's name (a missing ledger answer shows ids instead).
+pub fn router_names(state: &AppState) -> RouterNames {
+    state
+        .store
+        .routers(None)
+        .map(|rs| rs.into_iter().map(|r| (r.id.0, r.name)).collect())
+        .unwrap_or_default()
+}
+
 /// One row of a voucher table.
 pub struct VoucherRow {
     pub code: String,
@@ -335,13 +347,14 @@ pub struct VoucherRow {
     pub price: String,
     pub state: &'static str,
     pub reason: String,
-    pub router: u64,
+    /// The router's name (its id when unknown).
+    pub router: String,
     pub issued: String,
     pub used: String,
 }
 
 impl VoucherRow {
-    pub fn of(v: &VoucherRecord) -> VoucherRow {
+    pub fn of(v: &VoucherRecord, routers: &RouterNames) -> VoucherRow {
         VoucherRow {
             code: v.code.clone(),
             password: (v.password != v.code).then(|| v.password.clone()),
@@ -349,7 +362,10 @@ impl VoucherRow {
             price: fmt::money(&v.price),
             state: v.state.as_str(),
             reason: v.reason.clone().unwrap_or_default(),
-            router: v.router.0,
+            router: routers
+                .get(&v.router.0)
+                .cloned()
+                .unwrap_or_else(|| format!("router {}", v.router.0)),
             issued: fmt_time(v.issued_at).replace('T', " ").replace('Z', " UTC"),
             used: if v.uptime_secs == 0 && v.bytes_in + v.bytes_out == 0 {
                 String::new()
@@ -448,7 +464,10 @@ async fn batch(
     let page = BatchPage {
         layout: layout_for(&viewer, "Batch").with_flash(flash),
         package: vouchers[0].package_name.clone(),
-        rows: vouchers.iter().map(VoucherRow::of).collect(),
+        rows: {
+            let names = router_names(&state);
+            vouchers.iter().map(|v| VoucherRow::of(v, &names)).collect()
+        },
         separate: vouchers.iter().any(|v| v.password != v.code),
         progress,
         query: key.query(),
@@ -542,7 +561,13 @@ async fn my_vouchers(
         .join("&");
     let page = VouchersPage {
         layout: layout_for(&viewer, "My vouchers"),
-        rows: got.items.iter().map(VoucherRow::of).collect(),
+        rows: {
+            let names = router_names(&state);
+            got.items
+                .iter()
+                .map(|v| VoucherRow::of(v, &names))
+                .collect()
+        },
         next: got.next.map(|c| {
             let state = if state_filter.is_empty() {
                 String::new()

@@ -1,0 +1,490 @@
+//! The dashboard in a real browser: headless Chromium (Debian's `chromium` + `chromium-driver`)
+//! driven over WebDriver, against a real running fleet (controller + agent + simulated router
+//! over QUIC, the demo's own start-up).
+//!
+//! One fleet and one browser serve all scenarios (starting either costs seconds); each
+//! scenario is its own function, run in order by the test below. Screenshots of the main pages
+//! are written to `target/screenshots/` (not committed) for people to look at.
+//!
+//! Admin pages (routers, packages, staff, …) get their scenarios in [`admin_scenarios`]; until
+//! then the test sets its data up through the JSON API, as the demo does.
+//!
+//! Needs `/usr/bin/chromedriver` and `/usr/bin/chromium` (or `HOTSPOT_CHROMEDRIVER` /
+//! `HOTSPOT_CHROMIUM`): without them the test fails and says how to install them.
+
+mod e2e_support;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e_support::demo;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hotspot_tests::demo::Demo;
+use hotspot_tests::demo::http::Api;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const INSTALL_HINT: &str = "install them with: apt-get update && \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver";
+/// Longest wait for anything the browser or the fleet does.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A chromedriver child process on a free loopback port; killed when dropped.
+struct Chromedriver {
+    child: Child,
+    port: u16,
+}
+
+impl Chromedriver {
+    fn start() -> Chromedriver {
+        let binary = std::env::var("HOTSPOT_CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.into());
+        assert!(
+            Path::new(&binary).exists(),
+            "chromedriver not found at {binary}: the browser tests need Debian's chromium and \
+             chromium-driver; {INSTALL_HINT}"
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {binary}: {e}; {INSTALL_HINT}"));
+        let driver = Chromedriver { child, port };
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        driver
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A headless Chromium session with a fresh profile.
+async fn browser(driver: &Chromedriver, profile: &Path) -> Client {
+    let binary = std::env::var("HOTSPOT_CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
+    assert!(
+        Path::new(&binary).exists(),
+        "chromium not found at {binary}; {INSTALL_HINT}"
+    );
+    let args = [
+        "--headless".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-quic".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--window-size=1280,900".to_owned(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "binary": binary, "args": args },
+    });
+    let Value::Object(caps) = caps else {
+        unreachable!("an object")
+    };
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url())
+        .await
+        .expect("a WebDriver session with headless chromium")
+}
+
+/// Where screenshots go: `<target>/screenshots/`.
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_dir().join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+/// Everything the scenarios share.
+struct Ctx {
+    c: Client,
+    base: String,
+    demo: Demo,
+}
+
+impl Ctx {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn path(&self) -> String {
+        let u = self.c.current_url().await.expect("url");
+        match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .expect("text")
+    }
+
+    async fn wait_for(&self, css: &str) {
+        self.c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {css}: {e}"));
+    }
+
+    /// Signs in through the form (the browser is on the sign-in page).
+    async fn sign_in(&self, username: &str, password: &str) {
+        self.wait_for("#login-form").await;
+        let user = self.c.find(Locator::Id("username")).await.expect("field");
+        user.clear().await.expect("clear");
+        user.send_keys(username).await.expect("type");
+        let pass = self.c.find(Locator::Id("password")).await.expect("field");
+        pass.send_keys(password).await.expect("type");
+        self.c
+            .find(Locator::Id("sign-in"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("click");
+        self.wait_for("#logout").await;
+    }
+
+    async fn sign_out(&self) {
+        self.c
+            .find(Locator::Id("logout"))
+            .await
+            .expect("sign-out button")
+            .click()
+            .await
+            .expect("click");
+        self.wait_for("#login-form").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_a_real_browser() {
+    let driver = Chromedriver::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = demo(1, dir.path()).await;
+    let profile = dir.path().join("chromium-profile");
+    std::fs::create_dir_all(&profile).expect("profile dir");
+    let c = browser(&driver, &profile).await;
+    let ctx = Ctx {
+        c,
+        base: format!("http://{}", demo.http),
+        demo,
+    };
+
+    no_session_redirects_to_sign_in(&ctx).await;
+    wrong_password_is_said_in_the_page(&ctx).await;
+    admin_scenarios(&ctx).await;
+    let staff_password = ctx.demo.staff_password.clone();
+    ctx.sign_in("staff", &staff_password).await;
+    staff_generates_a_batch_of_20_and_prints_it(&ctx).await;
+    staff_sees_my_vouchers(&ctx).await;
+    staff_cannot_open_admin_pages(&ctx).await;
+    post_without_csrf_token_is_refused(&ctx).await;
+    phone_sized_pages(&ctx).await;
+    ctx.sign_out().await;
+
+    let Ctx { c, demo, .. } = ctx;
+    c.close().await.expect("close the browser");
+    demo.shutdown().await.expect("demo stops");
+    drop(driver);
+}
+
+/// A page asked for without a session goes to the sign-in page, and back after signing in.
+async fn no_session_redirects_to_sign_in(ctx: &Ctx) {
+    ctx.c.goto(&ctx.url("/staff/vouchers")).await.expect("goto");
+    ctx.wait_for("#login-form").await;
+    assert_eq!(ctx.path().await, "/?next=/staff/vouchers");
+    screenshot(&ctx.c, "login").await;
+    ctx.c.goto(&ctx.url("/admin")).await.expect("goto");
+    ctx.wait_for("#login-form").await;
+    assert_eq!(ctx.path().await, "/?next=/admin");
+}
+
+async fn wrong_password_is_said_in_the_page(ctx: &Ctx) {
+    ctx.c.goto(&ctx.url("/")).await.expect("goto");
+    ctx.wait_for("#login-form").await;
+    ctx.c
+        .find(Locator::Id("username"))
+        .await
+        .expect("field")
+        .send_keys("staff")
+        .await
+        .expect("type");
+    ctx.c
+        .find(Locator::Id("password"))
+        .await
+        .expect("field")
+        .send_keys("not-the-password")
+        .await
+        .expect("type");
+    ctx.c
+        .find(Locator::Id("sign-in"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    ctx.wait_for(".flash-error").await;
+    assert_eq!(
+        ctx.text(".flash-error").await,
+        "Wrong username or password."
+    );
+    // The username stays filled in; the password does not.
+    let user = ctx.c.find(Locator::Id("username")).await.expect("field");
+    assert_eq!(
+        user.prop("value").await.expect("value").as_deref(),
+        Some("staff")
+    );
+    screenshot(&ctx.c, "login-wrong-password").await;
+}
+
+/// The super admin's pages. The admin sections (add router with its connection test, packages,
+/// staff accounts, …) extend this scenario as they are built; the staff scenarios below use
+/// the demo's router, packages and staff account, made through the JSON API.
+async fn admin_scenarios(ctx: &Ctx) {
+    ctx.c.goto(&ctx.url("/")).await.expect("goto");
+    let admin_password = ctx.demo.admin_password.clone();
+    ctx.sign_in("admin", &admin_password).await;
+    assert_eq!(ctx.path().await, "/admin");
+    let nav = ctx.text("nav.nav").await;
+    assert!(nav.contains("Overview") && nav.contains("Sell"), "{nav}");
+    screenshot(&ctx.c, "admin-home").await;
+    ctx.sign_out().await;
+}
+
+async fn staff_generates_a_batch_of_20_and_prints_it(ctx: &Ctx) {
+    assert_eq!(
+        ctx.path().await,
+        "/staff",
+        "staff start on the selling page"
+    );
+    let nav = ctx.text("nav.nav").await;
+    assert!(!nav.contains("Overview"), "no admin links for staff: {nav}");
+    let router = ctx.demo.sites[0].router_id.to_string();
+    let package = ctx.demo.packages[0].0.to_string();
+    ctx.c
+        .find(Locator::Id("router_id"))
+        .await
+        .expect("router select")
+        .select_by_value(&router)
+        .await
+        .expect("choose router");
+    ctx.c
+        .find(Locator::Id("package_id"))
+        .await
+        .expect("package select")
+        .select_by_value(&package)
+        .await
+        .expect("choose package");
+    let count = ctx.c.find(Locator::Id("count")).await.expect("count");
+    count.clear().await.expect("clear");
+    count.send_keys("20").await.expect("type");
+    screenshot(&ctx.c, "staff-sell").await;
+    ctx.c
+        .find(Locator::Id("generate"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+
+    // The batch page polls until every voucher is on the router.
+    ctx.wait_for("#batch").await;
+    assert!(ctx.path().await.starts_with("/staff/batch?"));
+    ctx.wait_for("#batch[data-done='true']").await;
+    let badges = ctx
+        .c
+        .find_all(Locator::Css("[data-state-of]"))
+        .await
+        .expect("badges");
+    assert_eq!(badges.len(), 20, "one row per voucher");
+    for b in &badges {
+        assert_eq!(b.text().await.expect("badge"), "active");
+    }
+    assert_eq!(ctx.text("#n-active").await, "20");
+    let codes: Vec<String> = {
+        let mut codes = Vec::new();
+        for b in &badges {
+            codes.push(b.attr("data-state-of").await.expect("attr").expect("code"));
+        }
+        codes
+    };
+    // The router really has them.
+    let sim = &ctx.demo.sites[0].sim;
+    for code in &codes {
+        assert!(sim.user(code).is_some(), "{code} on the simulated router");
+    }
+    screenshot(&ctx.c, "staff-batch").await;
+
+    // The print sheet: 20 cards, each with its QR code.
+    let href = ctx
+        .c
+        .find(Locator::Id("print"))
+        .await
+        .expect("print link")
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("a link");
+    ctx.c.goto(&ctx.url(&href)).await.expect("goto sheet");
+    ctx.wait_for("section.sheet").await;
+    let cards = ctx
+        .c
+        .find_all(Locator::Css("article.card"))
+        .await
+        .expect("cards");
+    assert_eq!(cards.len(), 20, "20 cards");
+    let qrs = ctx
+        .c
+        .find_all(Locator::Css("article.card svg.qr"))
+        .await
+        .expect("qr codes");
+    assert_eq!(qrs.len(), 20, "a QR code on every card");
+    let sheet = ctx.text("section.sheet").await;
+    for code in &codes {
+        assert!(sheet.contains(code.as_str()), "{code} printed");
+    }
+    screenshot(&ctx.c, "print-sheet").await;
+    ctx.c.back().await.expect("back");
+}
+
+async fn staff_sees_my_vouchers(ctx: &Ctx) {
+    ctx.c.goto(&ctx.url("/staff/vouchers")).await.expect("goto");
+    ctx.wait_for("#vouchers").await;
+    let rows = ctx
+        .c
+        .find_all(Locator::Css("#vouchers tbody tr"))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 20, "the batch, and nothing of anyone else's");
+    screenshot(&ctx.c, "staff-vouchers").await;
+}
+
+/// Access control is on the server: staff typing an admin URL get the 403 page.
+async fn staff_cannot_open_admin_pages(ctx: &Ctx) {
+    for path in ["/admin", "/admin/print?code=X"] {
+        ctx.c.goto(&ctx.url(path)).await.expect("goto");
+        ctx.wait_for(".error-page").await;
+        assert_eq!(ctx.text(".error-page .status").await, "403", "{path}");
+        assert_eq!(ctx.text(".error-page h1").await, "Not allowed", "{path}");
+    }
+    screenshot(&ctx.c, "staff-forbidden").await;
+}
+
+/// A form sent without its CSRF token is refused and changes nothing.
+async fn post_without_csrf_token_is_refused(ctx: &Ctx) {
+    let staff = Api::new(ctx.demo.http)
+        .login("staff", &ctx.demo.staff_password)
+        .await
+        .expect("staff API login");
+    let before = my_voucher_count(&staff).await;
+    ctx.c.goto(&ctx.url("/staff")).await.expect("goto");
+    ctx.wait_for("#generate-form").await;
+    let router = ctx.demo.sites[0].router_id.to_string();
+    let package = ctx.demo.packages[0].0.to_string();
+    ctx.c
+        .find(Locator::Id("router_id"))
+        .await
+        .expect("router")
+        .select_by_value(&router)
+        .await
+        .expect("choose");
+    ctx.c
+        .find(Locator::Id("package_id"))
+        .await
+        .expect("package")
+        .select_by_value(&package)
+        .await
+        .expect("choose");
+    ctx.c
+        .execute(
+            "document.querySelector('#generate-form input[name=csrf_token]').remove();",
+            vec![],
+        )
+        .await
+        .expect("remove the token");
+    ctx.c
+        .find(Locator::Id("generate"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    ctx.wait_for(".error-page").await;
+    assert_eq!(ctx.text(".error-page .status").await, "403");
+    assert_eq!(ctx.text(".error-page h1").await, "Form expired");
+    assert_eq!(my_voucher_count(&staff).await, before, "nothing was issued");
+}
+
+async fn my_voucher_count(api: &Api) -> usize {
+    let page = api
+        .expect_ok("GET", "/api/tokens/my-tokens?limit=500", None)
+        .await
+        .expect("my vouchers");
+    page["items"].as_array().map_or(0, Vec::len)
+}
+
+/// Staff often sell from a phone: the main pages at a phone's width.
+async fn phone_sized_pages(ctx: &Ctx) {
+    ctx.c.set_window_size(390, 844).await.expect("resize");
+    ctx.c.goto(&ctx.url("/staff")).await.expect("goto");
+    ctx.wait_for("#generate-form").await;
+    let form_width = ctx
+        .c
+        .find(Locator::Id("generate-form"))
+        .await
+        .expect("form")
+        .rectangle()
+        .await
+        .expect("rect")
+        .2;
+    assert!(form_width <= 390.0, "the form fits the phone: {form_width}");
+    screenshot(&ctx.c, "phone-staff-sell").await;
+    ctx.c.goto(&ctx.url("/staff/vouchers")).await.expect("goto");
+    ctx.wait_for("#vouchers").await;
+    screenshot(&ctx.c, "phone-staff-vouchers").await;
+    ctx.c.set_window_size(1280, 900).await.expect("resize");
+}
