@@ -36,9 +36,9 @@ pub fn routes() -> axum::Router<AppState> {
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
+    /// Its flash is drawn inside the sign-in box. (The agent's local page fills the same
+    /// template: keep the fields in step.)
     layout: Layout,
-    /// Shown inside the sign-in box (not the layout's full-width flash).
-    message: Option<Flash>,
     username: String,
     next: String,
 }
@@ -72,8 +72,7 @@ async fn start(
     let next = safe_next(q.next.as_deref()).unwrap_or("").to_owned();
     let flash = (!next.is_empty()).then(|| Flash::info("Please sign in to continue."));
     render(&LoginPage {
-        layout: public("Sign in"),
-        message: flash,
+        layout: public("Sign in").with_flash(flash),
         username: String::new(),
         next,
     })
@@ -97,8 +96,7 @@ async fn login(
     let next = safe_next(form.next.as_deref()).unwrap_or("").to_owned();
     let again = |status: StatusCode, message: String, username: String| {
         let page = LoginPage {
-            layout: public("Sign in"),
-            message: Some(Flash::error(message)),
+            layout: public("Sign in").with_flash(Some(Flash::error(message))),
             username,
             next: next.clone(),
         };
