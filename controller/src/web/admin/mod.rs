@@ -31,7 +31,7 @@ use crate::app::AppState;
 
 /// The admin sections in the navigation (href, label), in order.
 pub const NAV: &[(&str, &str)] = &[
-    ("/admin", "Sites & routers"),
+    ("/admin", "Overview"),
     ("/admin/sites", "Enrollment"),
     ("/admin/packages", "Packages"),
     ("/admin/staff", "Staff"),

@@ -412,13 +412,23 @@ async fn day(
 ) -> PageResult {
     let r = load(&state, &date).map_err(|e| e.with_viewer(&admin))?;
     let t: &Tally = &r.body.total;
+    let names: BTreeMap<String, String> = state
+        .store
+        .sites()
+        .map_err(store_err)?
+        .into_iter()
+        .map(|s| (s.id.to_string(), s.name))
+        .collect();
     let sites: Vec<(String, u64, Vec<Money>)> = r
         .body
         .sites
         .iter()
         .map(|(id, t)| {
             (
-                id.to_string(),
+                names
+                    .get(id.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| id.to_string()),
                 t.issued_central + t.issued_site,
                 t.revenue.clone(),
             )
