@@ -201,6 +201,7 @@ pub(crate) async fn create_package(
         .create_package(package, &stamp)
         .map_err(store_err)?;
     let record = written.durable().await.map_err(store_err)?;
+    crate::fleet::presence::directory_changed();
     Ok((StatusCode::CREATED, Json(PackageView::from(&record))))
 }
 
@@ -250,6 +251,7 @@ pub(crate) async fn update_package(
             .map_err(store_err)?;
     }
     let record = written.durable().await.map_err(store_err)?;
+    crate::fleet::presence::directory_changed();
     Ok(Json(PackageView::from(&record)))
 }
 
@@ -272,6 +274,7 @@ async fn archive_package(
         .set_package_archived(PackageId(id), true, &stamp)
         .map_err(store_err)?;
     let record = written.durable().await.map_err(store_err)?;
+    crate::fleet::presence::directory_changed();
     Ok(Json(PackageView::from(&record)))
 }
 

@@ -154,6 +154,7 @@ pub(crate) async fn create_staff(
     let stamp = admin.stamp(state.now());
     let written = state.store.create_staff(new, &stamp).map_err(store_err)?;
     let record = written.durable().await.map_err(store_err)?;
+    crate::fleet::presence::directory_changed();
     Ok((StatusCode::CREATED, Json(StaffView::from(&record))))
 }
 
@@ -217,6 +218,7 @@ pub(crate) async fn update_staff(
         .update_staff(current.id, update, &stamp)
         .map_err(store_err)?;
     let record = written.durable().await.map_err(store_err)?;
+    crate::fleet::presence::directory_changed();
     if record.disabled && !current.disabled {
         end_sessions(&state, record.id).await?;
     }
@@ -253,6 +255,7 @@ pub(crate) async fn reset_password(
         .update_staff(current.id, update, &stamp)
         .map_err(store_err)?;
     written.durable().await.map_err(store_err)?;
+    crate::fleet::presence::directory_changed();
     end_sessions(&state, current.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

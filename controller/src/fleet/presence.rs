@@ -2,14 +2,15 @@
 //!
 //! On [`SiteEvent::Online`] the site is sent, as durable commands, its package catalogue, the
 //! staff directory (Argon2id hashes of the staff assigned to its routers, never passwords) and
-//! its code grant; each time only if it changed since this process last sent it (the agent
-//! applies them idempotently, so a controller restart resending them once is harmless). Then
+//! its code grant, on every connect (the agent applies them idempotently). When staff or
+//! packages change centrally ([`directory_changed`]), online sites whose copy changed get the
+//! new one at once. Then
 //! every router's connection settings go to the agent with [`Query::SetRouter`], inside TLS and
 //! never through an outbox: that is how a password changed while the site was offline
 //! ("credentials pending") reaches it.
 //!
-//! [`Presence::refresh`] does the same for every online site; the health job calls it, so a
-//! new package or staff member reaches the sites within one health interval.
+//! [`Presence::refresh`] does the same for every online site; the health job calls it too, as
+//! a safety net.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -67,6 +68,21 @@ pub enum PushError {
     Link(#[from] LinkError),
 }
 
+/// Bumped whenever what a site's directory is made of changed centrally (staff, packages).
+static DIRECTORY_CHANGES: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
+
+/// Says that staff or packages changed: every running [`Presence`] queues the new
+/// catalogue and staff directory for the online sites whose copy changed, at once (offline
+/// sites get it when they connect). Call it after the change is durable.
+///
+/// Why a process-wide signal rather than a handle in `AppState`: the API handlers that change
+/// staff and packages need no new dependency, and a spurious wake-up only recomputes the
+/// directories (pushes happen only for sites whose copy changed).
+pub fn directory_changed() {
+    DIRECTORY_CHANGES.send_modify(|n| *n = n.wrapping_add(1));
+}
+
 /// Site pushes, and what was last sent to each site.
 #[derive(Clone, Default)]
 pub struct Presence {
@@ -82,9 +98,20 @@ impl Presence {
     pub fn spawn(&self, state: AppState) -> JoinHandle<()> {
         let presence = self.clone();
         let mut events = state.fleet.events();
+        let mut changes = DIRECTORY_CHANGES.subscribe();
         tokio::spawn(async move {
             loop {
-                let event = match events.recv().await {
+                let received = tokio::select! {
+                    r = events.recv() => r,
+                    changed = changes.changed() => {
+                        if changed.is_ok() {
+                            tracing::debug!("staff or packages changed; refreshing the sites");
+                            presence.refresh(&state).await;
+                        }
+                        continue;
+                    }
+                };
+                let event = match received {
                     Ok(e) => e,
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "site events lagged; refreshing every site");
@@ -112,7 +139,9 @@ impl Presence {
     /// Everything a site gets when it comes online; failures are logged (the next online or
     /// refresh tries again).
     pub async fn site_online(&self, state: &AppState, site: &SiteId) {
-        if let Err(e) = self.push_directory(state, site, false).await {
+        // Every connect: the agent applies it idempotently, and a staff member disabled
+        // centrally must be refused at the site from this contact on.
+        if let Err(e) = self.push_directory(state, site, true).await {
             tracing::warn!(%site, "cannot queue the site's catalogue and staff: {e}");
         }
         match state.store.routers(Some(site)) {

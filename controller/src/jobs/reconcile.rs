@@ -88,6 +88,49 @@ pub async fn run(state: &AppState, date: Date) -> Result<Report, ReconcileError>
     Ok(report)
 }
 
+/// Most past days a late sale makes the refresher look at.
+pub const LATE_SALES_DAYS: u16 = 31;
+
+/// Refreshes the counts of stored reports whose days received site sales late (sold while
+/// the site was offline, delivered after the report ran), so those sales appear in the report
+/// of the day they were made. Drift found at the original run is kept. Returns the dates
+/// refreshed.
+pub async fn refresh_late(state: &AppState) -> Result<Vec<String>, ReconcileError> {
+    let Some(oldest) = state.store.take_late_site_sales() else {
+        return Ok(Vec::new());
+    };
+    let jobs = &state.config.jobs;
+    let today = super::schedule::local_date(jobs, state.now());
+    let floor = today
+        .checked_sub(time::Duration::days(i64::from(LATE_SALES_DAYS)))
+        .unwrap_or(today);
+    let mut date = super::schedule::local_date(jobs, oldest).max(floor);
+    let mut refreshed = Vec::new();
+    while date < today {
+        let key = date_key(date);
+        if let Some(old) = state.store.report(&key)? {
+            let (from, until) = day_bounds(jobs, date);
+            let mut body = tally(state, from, until)?;
+            body.drift = old.body.drift.clone();
+            if body != old.body {
+                let report = Report {
+                    date: key.clone(),
+                    generated_at: state.now(),
+                    body,
+                };
+                state.store.put_report(&report)?.durable().await?;
+                tracing::info!(date = %key, "report refreshed with site sales that arrived late");
+                refreshed.push(key);
+            }
+        }
+        match date.next_day() {
+            Some(next) => date = next,
+            None => break,
+        }
+    }
+    Ok(refreshed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

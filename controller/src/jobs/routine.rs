@@ -102,5 +102,8 @@ pub async fn health(state: &AppState, presence: &Presence) {
     }
     while tasks.join_next().await.is_some() {}
     presence.refresh(state).await;
+    if let Err(e) = crate::jobs::reconcile::refresh_late(state).await {
+        tracing::warn!("refreshing reports with late site sales: {e}");
+    }
     crate::fleet::refresh_metrics(state);
 }

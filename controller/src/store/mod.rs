@@ -205,6 +205,12 @@ pub trait Store: Send + Sync {
     /// Stores (or replaces) the report of `report.date`.
     fn put_report(&self, report: &Report) -> Result<Written<()>, StoreError>;
     fn report(&self, date: &str) -> Result<Option<Report>, StoreError>;
+    /// The oldest `issued_at` of the site sales that reached the ledger since the last call
+    /// (`Some(0)` once after start: "check every recent report"), so reports of days that
+    /// already ran can be refreshed with sales that arrived late. `None`: nothing new.
+    fn take_late_site_sales(&self) -> Option<i64> {
+        None
+    }
     /// Newest date first.
     fn reports(&self, page: &PageRequest) -> Result<Page<Report>, StoreError>;
 

@@ -120,7 +120,13 @@ impl LedgerInbound {
             Event::Removed {
                 code, reason, at, ..
             } => on_voucher(code, VoucherChange::Removed(*reason), *at),
-            Event::IssuedAtSite(v) => issued_at_site(tx, &stamp, site, v),
+            Event::IssuedAtSite(v) => {
+                // A hint for the report refresher (a retried transaction only repeats it).
+                self.trees
+                    .late_site_sales
+                    .fetch_min(v.issued_at, std::sync::atomic::Ordering::Relaxed);
+                issued_at_site(tx, &stamp, site, v)
+            }
             Event::Usage { at, samples, .. } => {
                 for s in samples {
                     on_voucher(&s.code, VoucherChange::Usage(s.clone()), *at)?;

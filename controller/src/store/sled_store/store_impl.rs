@@ -19,6 +19,14 @@ use crate::store::{
 const PURGE_CHUNK: usize = 1000;
 
 impl Store for SledStore {
+    fn take_late_site_sales(&self) -> Option<i64> {
+        let oldest = self
+            .trees
+            .late_site_sales
+            .swap(i64::MAX, std::sync::atomic::Ordering::Relaxed);
+        (oldest != i64::MAX).then_some(oldest)
+    }
+
     fn create_site(&self, id: SiteId, name: &str, by: &Stamp) -> Result<Written<Site>, StoreError> {
         self.create_site_impl(id, name, by)
     }

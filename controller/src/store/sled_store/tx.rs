@@ -30,6 +30,9 @@ pub struct Trees {
     pub db: sled::Db,
     pub flusher: Arc<Flusher>,
     all: Arc<Vec<sled::Tree>>,
+    /// Oldest `issued_at` of site sales applied since it was last taken (`i64::MAX`: none;
+    /// starts at 0 so the first look checks every recent report).
+    pub late_site_sales: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Trees {
@@ -42,6 +45,7 @@ impl Trees {
             db: db.clone(),
             flusher: Arc::new(Flusher::new(db.clone())),
             all: Arc::new(all),
+            late_site_sales: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         })
     }
 
