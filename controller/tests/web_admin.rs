@@ -10,6 +10,7 @@
 //! enrollment command is shown; a staff account with a generated password can sign in.
 
 mod fleet_support;
+mod web_support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,124 +19,10 @@ use fleet_support::agent::WRONG;
 use fleet_support::*;
 use hotspot_controller::store::{NewStaff, Report, ReportBody, Revenue, Role, Stamp, Store, Tally};
 use hotspot_shared::domain::{Currency, Money, PackageId, RouterId};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::header::{CONTENT_TYPE, COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
+use web_support::Browser;
 
 const ROUTER_PW: &str = "S3cret-Router-pw";
 const STAFF_PW: &str = "alice-secret-passw0rd";
-
-/// A cookie-keeping client posting forms like a browser on the dashboard.
-struct Browser {
-    addr: SocketAddr,
-    cookies: BTreeMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    content_type: String,
-    body: String,
-}
-
-impl Browser {
-    fn new(addr: SocketAddr) -> Browser {
-        Browser {
-            addr,
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    async fn send(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Page {
-        let stream = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .expect("connect");
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("handshake");
-        tokio::spawn(conn);
-        let mut req = Request::builder()
-            .method(Method::from_bytes(method.as_bytes()).expect("method"))
-            .uri(path)
-            .header(HOST, self.addr.to_string());
-        if !self.cookies.is_empty() {
-            let jar: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            req = req.header(COOKIE, jar.join("; "));
-        }
-        let body = match form {
-            Some(fields) => {
-                req = req
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .header(ORIGIN, format!("http://{}", self.addr));
-                serde_urlencoded::to_string(fields).expect("form")
-            }
-            None => String::new(),
-        };
-        let resp = sender
-            .send_request(req.body(Full::new(Bytes::from(body))).expect("request"))
-            .await
-            .expect("response");
-        for c in resp.headers().get_all(SET_COOKIE) {
-            let text = c.to_str().expect("cookie");
-            let pair = text.split(';').next().unwrap_or_default();
-            if let Some((k, v)) = pair.split_once('=') {
-                if v.is_empty() {
-                    self.cookies.remove(k);
-                } else {
-                    self.cookies.insert(k.to_owned(), v.to_owned());
-                }
-            }
-        }
-        let header = |name| {
-            resp.headers()
-                .get(name)
-                .and_then(|v: &hyper::header::HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let location = header(LOCATION);
-        let content_type = header(CONTENT_TYPE).unwrap_or_default();
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        Page {
-            status,
-            location,
-            content_type,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        self.send("GET", path, None).await
-    }
-
-    /// Posts `fields` with the page CSRF token (from the `hf_csrf` cookie, as pages carry it).
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let token = self.cookies.get("hf_csrf").cloned().unwrap_or_default();
-        let mut all = vec![("csrf_token", token.as_str())];
-        all.extend_from_slice(fields);
-        self.send("POST", path, Some(&all)).await
-    }
-
-    async fn sign_in(addr: SocketAddr, user: &str, password: &str) -> Browser {
-        let mut b = Browser::new(addr);
-        let r = b
-            .send(
-                "POST",
-                "/login",
-                Some(&[("username", user), ("password", password)]),
-            )
-            .await;
-        assert_eq!(r.status, 303, "sign-in of {user}: {}", r.body);
-        assert!(b.cookies.contains_key("hf_csrf"), "{:?}", b.cookies);
-        b
-    }
-}
 
 fn addr(c: &Controller) -> SocketAddr {
     c.http.addr
@@ -586,5 +473,62 @@ async fn a_staff_account_with_a_generated_password_can_sign_in_and_be_disabled()
         )
         .await;
     assert_ne!(refused.status, 303, "a disabled account cannot sign in");
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offline_site_shows_its_last_known_state_marked_stale_with_its_age() {
+    let c = Controller::start().await;
+    c.add_site("s1").await;
+    let agent = c.agent("s1").await;
+    let mut admin = Browser::sign_in(addr(&c), "admin", ADMIN_PASSWORD).await;
+    let r = admin
+        .post(
+            "/admin/routers/new",
+            &[
+                ("name", "Cafe gateway"),
+                ("site_id", "s1"),
+                ("host", "192.168.88.1"),
+                ("port", "8728"),
+                ("username", "api"),
+                ("password", ROUTER_PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let id = c.store.routers(None).unwrap()[0].id.0;
+    // The router's page reads its stats live: they are recorded as the last known state.
+    let live = admin.get(&format!("/admin/routers/{id}")).await;
+    assert!(!live.body.contains("stats-note"), "read now: {}", live.body);
+    assert!(live.body.contains("7 %"));
+
+    agent.link.shutdown().await.unwrap();
+    c.wait_online("s1", false).await;
+    c.clock.advance(600);
+    let fleet = admin.get("/admin/fleet").await;
+    assert!(
+        fleet.body.contains("site-state\">offline"),
+        "{}",
+        fleet.body
+    );
+    assert!(
+        fleet.body.contains("stale · 10 min ago"),
+        "stale with its age: {}",
+        fleet.body
+    );
+    assert!(
+        fleet.body.contains("7 %"),
+        "the last known CPU is still shown"
+    );
+    let detail = admin.get(&format!("/admin/routers/{id}")).await;
+    assert_eq!(detail.status, 200);
+    assert!(
+        detail.body.contains("Last known reading, 10 min old"),
+        "{}",
+        detail.body
+    );
+    assert!(detail.body.contains("Sessions can only be read live."));
+    let sync = admin.post(&format!("/admin/routers/{id}/sync"), &[]).await;
+    assert!(sync.body.contains("the sync is queued"), "{}", sync.body);
     c.stop().await;
 }

@@ -321,7 +321,10 @@ async fn revoke(
     )
     .await
     {
-        Ok(_) => Ok(redirect(&format!("{back}&done=revoked"))),
+        Ok(_) => {
+            let sep = if back.ends_with('?') { "" } else { "&" };
+            Ok(redirect(&format!("{back}{sep}done=revoked")))
+        }
         Err(e) => {
             let flash = Flash::error(format!(
                 "Voucher {code} was not revoked: {}",
