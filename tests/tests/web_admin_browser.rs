@@ -100,6 +100,12 @@ async fn admin_pages_in_a_real_browser() {
     let site = wait_text(&ctx, &format!("#site-{site_id}"), "online").await;
     assert!(site.contains("RB5009UG+S+"), "the router's model: {site}");
     screenshot(&ctx.c, "admin-overview").await;
+    // The table refreshes itself: emptied here, it comes back from the server.
+    ctx.c
+        .execute("document.getElementById('fleet').innerHTML = '';", vec![])
+        .await
+        .expect("empty the table");
+    wait_text(&ctx, &format!("#site-{site_id}"), "online").await;
 
     let router_id = add_router(&ctx, &back_office.api_addr()).await;
     create_package(&ctx).await;
