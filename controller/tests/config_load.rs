@@ -33,6 +33,8 @@ fn every_setting_is_in_the_template() {
         key = "e"
         [secrets]
         master_key_file = "f"
+        [vouchers]
+        hotspot_login_url = "http://hotspot.lan/login"
     "#;
     let full = Config::from_toml(src).unwrap();
     let table: toml::Table = toml::from_str(&toml::to_string(&full).unwrap()).unwrap();
@@ -163,6 +165,11 @@ fn settings_that_disagree_name_the_key() {
         (
             "[vouchers]\nconfirm_wait_ms = 600000\n",
             "vouchers.confirm_wait_ms",
+            Some(2),
+        ),
+        (
+            "[vouchers]\nhotspot_login_url = \"javascript:alert(1)\"\n",
+            "vouchers.hotspot_login_url",
             Some(2),
         ),
         (

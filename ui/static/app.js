@@ -56,11 +56,16 @@
 
   // Live polling: <section data-poll="/url.json" data-poll-every="1000">. The JSON answer is
   // {"done": bool, "fields": {"id": "text"}, "states": {"CODE": "state"}, "progress": 0..100}.
+  // Polling stops when "done" is true; the section then gets data-done="true".
   function poll(section) {
     var url = section.getAttribute("data-poll");
     var every = parseInt(section.getAttribute("data-poll-every") || "1500", 10);
     var tries = 0;
+    var ticks = 0;
     function tick() {
+      // After a minute (an offline site can take hours), ask every 5 s instead.
+      ticks += 1;
+      if (ticks > 60 && every < 5000) every = 5000;
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
         .then(function (data) {

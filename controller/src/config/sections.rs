@@ -136,6 +136,11 @@ pub struct VouchersConfig {
     pub default_length: usize,
     /// Most vouchers per request (1 to 10000). Default 10000.
     pub max_batch: NonZeroU32,
+    /// The hotspot's login page that printed vouchers' QR codes open, with the code filled in
+    /// (`http://hotspot.lan/login`: the hotspot server profile's DNS name). Default none: the
+    /// address MikroTik's hotspot setup proposes, `http://10.5.50.1/login`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hotspot_login_url: Option<String>,
 }
 
 impl Default for VouchersConfig {
@@ -144,6 +149,7 @@ impl Default for VouchersConfig {
             confirm_wait_ms: 2000,
             default_length: hotspot_shared::voucher::DEFAULT_LENGTH,
             max_batch: nz32(10_000),
+            hotspot_login_url: None,
         }
     }
 }

@@ -77,6 +77,18 @@ pub(super) fn validate(config: &Config, src: &str) -> Result<(), ConfigError> {
             format!("{} is above the limit of {MAX_BATCH_LIMIT}", v.max_batch),
         );
     }
+    if let Some(url) = &v.hotspot_login_url {
+        let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+        let chars_ok = url
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"'<>`\\".contains(&b));
+        if !scheme_ok || !chars_ok || url.len() > 200 {
+            return fail(
+                "vouchers.hotspot_login_url",
+                format!("{url:?} is not an http:// or https:// address (at most 200 characters)"),
+            );
+        }
+    }
     if u64::from(a.session_idle_mins.get()) > u64::from(a.session_absolute_hours.get()) * 60 {
         return fail(
             "auth.session_idle_mins",

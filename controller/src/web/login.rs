@@ -165,3 +165,23 @@ async fn logout(
     h.append(SET_COOKIE, clear_csrf_cookie(&settings));
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/staff/vouchers")), Some("/staff/vouchers"));
+        for bad in [
+            "//evil.example/x",
+            "https://evil.example/",
+            "/\\evil.example",
+            "staff",
+            "/x\ny",
+        ] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad:?}");
+        }
+        assert_eq!(safe_next(None), None);
+    }
+}

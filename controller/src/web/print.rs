@@ -5,8 +5,9 @@
 //!   names whose batch).
 //!
 //! Each card's QR code opens the hotspot's login page with the code filled in
-//! ([`hotspot_ui::login_url`]); the login base is [`hotspot_ui::sheet::DEFAULT_LOGIN_BASE`]
-//! until the router's hotspot address is known to the ledger.
+//! ([`hotspot_ui::login_url`]): `vouchers.hotspot_login_url` from the config, else
+//! [`hotspot_ui::sheet::DEFAULT_LOGIN_BASE`] (the router records do not carry the hotspot's
+//! DNS name yet).
 
 use std::collections::HashMap;
 
@@ -86,6 +87,12 @@ fn sheet(state: &AppState, viewer: &Viewer, query: &str) -> PageResult {
             "None of these vouchers is yours to print.",
         ));
     }
+    let login_base = state
+        .config
+        .vouchers
+        .hotspot_login_url
+        .as_deref()
+        .unwrap_or("");
     let mut site_names: HashMap<SiteId, String> = HashMap::new();
     let mut cards = Vec::with_capacity(vouchers.len());
     for v in &vouchers {
@@ -96,7 +103,7 @@ fn sheet(state: &AppState, viewer: &Viewer, query: &str) -> PageResult {
             };
             site_names.insert(v.site.clone(), name);
         }
-        cards.push(card(v, &site_names[&v.site]));
+        cards.push(card(v, &site_names[&v.site], login_base));
     }
     let title = match cards.len() {
         1 => "1 voucher".to_owned(),
@@ -107,7 +114,8 @@ fn sheet(state: &AppState, viewer: &Viewer, query: &str) -> PageResult {
 }
 
 /// A voucher as a printed card.
-pub fn card(v: &VoucherRecord, site: &str) -> Card {
+/// A voucher as a printed card; `login_base` empty means the default hotspot address.
+pub fn card(v: &VoucherRecord, site: &str, login_base: &str) -> Card {
     Card {
         code: v.code.clone(),
         password: v.password.clone(),
@@ -119,6 +127,6 @@ pub fn card(v: &VoucherRecord, site: &str) -> Card {
         ),
         price: fmt::money(&v.price),
         site: site.to_owned(),
-        login_url: login_url("", &v.code, &v.password),
+        login_url: login_url(login_base, &v.code, &v.password),
     }
 }

@@ -290,3 +290,54 @@ pub fn check_form_csrf(
 
 /// The name of the hidden field forms carry the token in.
 pub const FORM_FIELD: &str = CSRF_FORM_FIELD;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+    use axum::http::uri::PathAndQuery;
+
+    fn settings(secure: bool) -> CookieSettings {
+        CookieSettings {
+            secure,
+            max_age: time::Duration::hours(1),
+        }
+    }
+
+    #[test]
+    fn csrf_cookie_reads_back_under_its_mode_only() {
+        let token = CsrfToken::generate(&mut rand::rng());
+        let set = csrf_cookie(&settings(false), token.expose());
+        let set = set.to_str().unwrap();
+        assert!(set.starts_with(&format!("hf_csrf={}; ", token.expose())));
+        for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(set.contains(attr), "{attr} in {set}");
+        }
+        let mut h = HeaderMap::new();
+        let cookie = format!("hf_session=x; hf_csrf={}", token.expose());
+        h.insert(COOKIE, HeaderValue::from_str(&cookie).unwrap());
+        assert_eq!(
+            read_csrf_cookie(&settings(false), &h).as_deref(),
+            Some(token.expose())
+        );
+        assert_eq!(read_csrf_cookie(&settings(true), &h), None);
+        assert!(
+            csrf_cookie(&settings(true), token.expose())
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-hf_csrf=")
+        );
+    }
+
+    #[test]
+    fn sign_in_returns_only_to_local_gets() {
+        let pq = |s: &str| s.parse::<PathAndQuery>().unwrap();
+        assert_eq!(
+            next_target(&Method::GET, Some(&pq("/staff/vouchers?after=x"))).as_deref(),
+            Some("/staff/vouchers?after=x")
+        );
+        assert_eq!(next_target(&Method::POST, Some(&pq("/staff"))), None);
+        assert_eq!(next_target(&Method::GET, Some(&pq("/"))), None);
+        assert_eq!(next_target(&Method::GET, Some(&pq("//evil"))), None);
+    }
+}
