@@ -65,6 +65,7 @@ const ADMIN_POSTS: &[&str] = &[
     "/admin/routers/1/test",
     "/admin/routers/1/sync",
     "/admin/routers/1/kick",
+    "/admin/routers/1/remove",
     "/admin/sites",
     "/admin/sites/s1/enroll",
     "/admin/packages",
@@ -354,7 +355,12 @@ async fn adding_a_router_runs_the_connection_test_and_explains_a_refusal() {
         ok.location.as_deref(),
         Some(format!("/admin/routers/{id}?done=added").as_str())
     );
-    assert_eq!(agent.passwords_set(), [ROUTER_PW], "handed to the agent");
+    // Handed over after the test (the site's on-connect hand-over may repeat it, never another).
+    let handed = agent.passwords_set();
+    assert!(
+        !handed.is_empty() && handed.iter().all(|p| p == ROUTER_PW),
+        "handed to the agent: {handed:?}"
+    );
 
     let detail = admin.get(&format!("/admin/routers/{id}?done=added")).await;
     assert_eq!(detail.status, 200);
@@ -385,6 +391,15 @@ async fn adding_a_router_runs_the_connection_test_and_explains_a_refusal() {
     );
     let sync = admin.post(&format!("/admin/routers/{id}/sync"), &[]).await;
     assert!(sync.body.contains("usage of 3 voucher(s)"), "{}", sync.body);
+    let removed = admin
+        .post(&format!("/admin/routers/{id}/remove"), &[])
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    assert_eq!(removed.location.as_deref(), Some("/admin?done=removed"));
+    assert!(
+        c.store.routers(None).unwrap().is_empty(),
+        "removed from the ledger"
+    );
     c.stop().await;
 }
 

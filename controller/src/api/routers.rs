@@ -344,7 +344,7 @@ async fn update_router(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ))]
-async fn delete_router(
+pub(crate) async fn delete_router(
     state: State<AppState>,
     admin: AdminOnly,
     PathParam(id): PathParam<u64>,

@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/routers/{id}/test", post(test))
         .route("/admin/routers/{id}/sync", post(sync))
         .route("/admin/routers/{id}/kick", post(kick))
+        .route("/admin/routers/{id}/remove", post(remove))
 }
 
 /// One router in the overview.
@@ -183,7 +184,10 @@ struct Overview {
     fleet: String,
 }
 
-const DONE: &[(&str, &str)] = &[("removed", "The router was removed.")];
+const DONE: &[(&str, &str)] = &[(
+    "removed",
+    "The router was removed; its site's agent stops managing it. Its vouchers stay in the ledger.",
+)];
 
 async fn overview(
     State(state): State<AppState>,
@@ -593,6 +597,26 @@ async fn kick(
         Err(e) => {
             let flash = Flash::error(format!(
                 "The session could not be ended. {}",
+                super::sentence(e.message())
+            ));
+            draw_detail(&state, &admin, id, Some(flash)).await
+        }
+    }
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    admin: AdminViewer,
+    Path(id): Path<u64>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> PageResult {
+    match crate::api::routers::delete_router(State(state.clone()), api_admin(&admin), PathParam(id))
+        .await
+    {
+        Ok(_) => Ok(redirect("/admin?done=removed")),
+        Err(e) => {
+            let flash = Flash::error(format!(
+                "The router was not removed. {}",
                 super::sentence(e.message())
             ));
             draw_detail(&state, &admin, id, Some(flash)).await
