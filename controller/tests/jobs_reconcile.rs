@@ -278,3 +278,45 @@ async fn the_report_counts_the_day_and_repairs_what_drifted() {
     agent.link.shutdown().await.unwrap();
     c.stop().await;
 }
+
+/// A controller killed between the ledger and the outbox of `POST /api/tokens/generate` leaves
+/// `issued` vouchers nobody sends; the next start re-queues them at once (found by the fault
+/// suite's controller-kill scenario), and leaves the others alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn vouchers_a_crash_left_unsent_are_requeued_at_start() {
+    use hotspot_controller::jobs::drift::requeue_never_queued;
+    let c = Controller::start().await;
+    let s = seed(&c).await;
+    let now = c.state.now();
+    use VoucherState as S;
+    let v = vec![
+        voucher(&s, "U1", S::Issued, now),
+        voucher(&s, "U2", S::Queued, now),
+        voucher(&s, "U3", S::Active, now),
+    ];
+    c.store
+        .insert_vouchers(v, &Stamp::system(now))
+        .unwrap()
+        .durable()
+        .await
+        .unwrap();
+    assert_eq!(requeue_never_queued(&c.state).await.unwrap(), 1);
+    assert_eq!(c.store.voucher("U1").unwrap().unwrap().state, S::Queued);
+    assert_eq!(c.store.voucher("U3").unwrap().unwrap().state, S::Active);
+    assert_eq!(requeue_never_queued(&c.state).await.unwrap(), 0, "once");
+
+    let agent = c.agent("s1").await;
+    let sent = || {
+        agent
+            .commands()
+            .into_iter()
+            .flat_map(|c| match c {
+                Command::CreateVouchers { vouchers, .. } => vouchers,
+                _ => Vec::new(),
+            })
+            .map(|u| u.code)
+            .collect::<Vec<_>>()
+    };
+    assert!(eventually(Duration::from_secs(5), || !sent().is_empty()).await);
+    assert_eq!(sent(), ["U1"]);
+}

@@ -8,6 +8,7 @@
 //! their own modules.
 
 pub mod demo;
+pub mod faultkit;
 pub mod fleetkit;
 pub mod linkfault;
 pub mod local_staff;

@@ -136,26 +136,23 @@ async fn create_run(pool: &Router, items: &[(u64, ApplyItem)], out: &mut BatchRe
                     conflict: false,
                 },
             ),
-            None => todo.push((seq, user)),
+            None => todo.push((seq, user, profile)),
         }
     }
-    let users: Vec<_> = todo.iter().map(|(_, u)| hotspot_user(u)).collect();
+    let users: Vec<_> = todo.iter().map(|(_, u, _)| hotspot_user(u)).collect();
     let results = pool.add_hotspot_users_pipelined(&users).await;
     let mut existing = Vec::new();
-    for ((seq, user), result) in todo.into_iter().zip(results) {
+    let mut refusals = Vec::new();
+    for ((seq, user, profile), result) in todo.into_iter().zip(results) {
         match result {
             Ok(_) => out.decide(seq, &user.code, Outcome::Applied),
             Err(RouterError::AlreadyExists { .. }) => existing.push((seq, user)),
-            Err(e) if is_refusal(&e) => out.decide(
-                seq,
-                &user.code,
-                Outcome::Failed {
-                    reason: e.to_string(),
-                    conflict: false,
-                },
-            ),
+            Err(e) if is_refusal(&e) => refusals.push((seq, user, profile, e)),
             Err(e) => out.keep(e),
         }
+    }
+    if let Err(e) = decide_refusals(pool, refusals, out).await {
+        return out.keep(e);
     }
     if existing.is_empty() {
         return;
@@ -188,6 +185,49 @@ async fn create_run(pool: &Router, items: &[(u64, ApplyItem)], out: &mut BatchRe
         };
         out.decide(seq, &wanted.code, outcome);
     }
+}
+
+/// Adds the router refused. A refusal is final unless the user's profile is gone from the
+/// router: the profile was ensured before the adds, so it vanished meanwhile (a configuration
+/// reset between the two, the adds resent on a new session). Those items stay queued; the
+/// next batch ensures the profile again.
+async fn decide_refusals(
+    pool: &Router,
+    refusals: Vec<(
+        u64,
+        &hotspot_shared::domain::VoucherUser,
+        &ProfileSpec,
+        RouterError,
+    )>,
+    out: &mut BatchResult,
+) -> Result<(), RouterError> {
+    let mut present: HashMap<&str, bool> = HashMap::new();
+    for (seq, user, profile, e) in refusals {
+        let exists = match present.get(profile.name.as_str()) {
+            Some(exists) => *exists,
+            None => {
+                let exists = pool.profile_exists(&profile.name).await?;
+                present.insert(&profile.name, exists);
+                exists
+            }
+        };
+        if exists {
+            out.decide(
+                seq,
+                &user.code,
+                Outcome::Failed {
+                    reason: e.to_string(),
+                    conflict: false,
+                },
+            );
+        } else {
+            out.keep(RouterError::Protocol(format!(
+                "profile {:?} vanished from the router during the batch (reset?); trying again",
+                profile.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The users called `names`, by name.

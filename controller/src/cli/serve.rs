@@ -163,6 +163,13 @@ pub async fn serve_until(
         clock,
         config,
     }));
+    // A crash between the ledger and the outbox left these with nobody to send them.
+    let requeued = jobs::drift::requeue_never_queued(&state)
+        .await
+        .context("re-queueing vouchers a previous run left unsent")?;
+    if requeued > 0 {
+        tracing::warn!(requeued, "vouchers left unsent by a previous run re-queued");
+    }
     let presence = Presence::new();
     let follower = presence.spawn(state.clone());
     let (stop, stopped) = watch::channel(false);

@@ -190,6 +190,27 @@ fn ledger_side(
     Ok(())
 }
 
+/// At start, before the API serves: every `issued` voucher is left over from a previous run
+/// that stopped between the ledger and the outbox (no request is in flight yet), and nobody
+/// will send it; it is re-queued at once instead of waiting [`STUCK_AFTER`] for the daily
+/// reconciliation. Sending one whose command did reach the outbox is safe: the agent reads an
+/// identical user back as success. The number re-queued.
+pub async fn requeue_never_queued(state: &AppState) -> Result<usize, ReconcileError> {
+    let mut found = BTreeMap::new();
+    for router in state.store.routers(None)? {
+        for v in state
+            .store
+            .vouchers_on_router(router.id, &[VoucherState::Issued])?
+        {
+            found.insert(v.code.clone(), v);
+        }
+    }
+    if !found.is_empty() {
+        requeue(state, &found, state.now()).await?;
+    }
+    Ok(found.len())
+}
+
 /// Sends `vouchers` again as `CreateVouchers`, grouped by router and package, and moves the
 /// ones never queued to `queued` once the commands are durable.
 async fn requeue(

@@ -52,6 +52,11 @@ impl Router {
         }
     }
 
+    /// Whether a profile called `name` exists.
+    pub async fn profile_exists(&self, name: &str) -> Result<bool, RouterError> {
+        Ok(self.find_profile(name).await?.is_some())
+    }
+
     async fn find_profile(
         &self,
         name: &str,

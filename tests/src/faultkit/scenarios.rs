@@ -1,0 +1,502 @@
+//! The scenarios of the fault suite. Each starts its own fleet in `dir`, injects its faults,
+//! waits for the three views to agree and compares them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use rand::RngExt as _;
+use serde_json::json;
+
+use super::fleet::{Fleet, FleetOptions, codes_of};
+use super::proc::Binaries;
+use super::summary::Row;
+use super::views;
+use crate::demo::http::Api;
+use crate::linkfault::{Direction, Faults};
+
+/// How big a run is: the issue's sizes at 1.0; `--soak` runs more.
+#[derive(Debug, Clone, Copy)]
+pub struct Scale {
+    /// Multiplies voucher counts.
+    pub vouchers: f64,
+    /// Multiplies fault repetitions (flaps, kills).
+    pub faults: f64,
+}
+
+impl Scale {
+    pub const CI: Scale = Scale {
+        vouchers: 1.0,
+        faults: 1.0,
+    };
+    pub const SOAK: Scale = Scale {
+        vouchers: 4.0,
+        faults: 3.0,
+    };
+
+    /// `FAULT_SUITE_SCALE` (a factor for both) if set, else [`Scale::CI`].
+    pub fn from_env() -> Scale {
+        match std::env::var("FAULT_SUITE_SCALE")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+        {
+            Some(f) if f > 0.0 => Scale {
+                vouchers: f,
+                faults: f,
+            },
+            _ => Scale::CI,
+        }
+    }
+
+    fn n(self, base: usize) -> usize {
+        ((base as f64 * self.vouchers).round() as usize).max(1)
+    }
+
+    fn k(self, base: usize) -> usize {
+        ((base as f64 * self.faults).round() as usize).max(1)
+    }
+}
+
+/// Longest wait for the views to agree after the faults end (a deadline, not a measurement);
+/// `FAULT_SUITE_CONVERGE_SECS` changes it.
+fn converge_within() -> Duration {
+    let secs = std::env::var("FAULT_SUITE_CONVERGE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(240);
+    Duration::from_secs(secs)
+}
+
+/// Every scenario, by name.
+pub const ALL: &[&str] = &[
+    "1-site-sales-link-cut",
+    "2-link-flapping",
+    "3-agent-kill9",
+    "4-controller-kill9",
+    "5-router-reboot-reset",
+    "6-loss-and-delay",
+    "7-agent-disk-full",
+];
+
+/// Runs the scenario called `name`.
+pub async fn run(name: &str, bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
+    match name {
+        "1-site-sales-link-cut" => site_sales_link_cut(bins, dir, scale).await,
+        "2-link-flapping" => link_flapping(bins, dir, scale).await,
+        "3-agent-kill9" => agent_kill9(bins, dir, scale).await,
+        "4-controller-kill9" => controller_kill9(bins, dir, scale).await,
+        "5-router-reboot-reset" => router_reboot_reset(bins, dir, scale).await,
+        "6-loss-and-delay" => loss_and_delay(bins, dir, scale).await,
+        "7-agent-disk-full" => agent_disk_full(bins, dir, scale).await,
+        other => anyhow::bail!("no scenario {other:?}; known: {}", ALL.join(", ")),
+    }
+}
+
+fn ms(range: std::ops::Range<u64>) -> Duration {
+    Duration::from_millis(rand::rng().random_range(range))
+}
+
+/// Splits `total` into `parts` counts (the first ones one larger).
+fn split(total: usize, parts: usize) -> Vec<u32> {
+    (0..parts)
+        .map(|i| (total / parts + usize::from(i < total % parts)) as u32)
+        .filter(|n| *n > 0)
+        .collect()
+}
+
+/// Ends a scenario: waits for agreement, reads the three views, stops everything. `site`
+/// holds the codes sold at the site: the ledger must say so.
+async fn finish(
+    fleet: Fleet,
+    scenario: &str,
+    faults: String,
+    expected: &[String],
+    started: Instant,
+) -> anyhow::Result<Row> {
+    finish_with_site(fleet, scenario, faults, expected, &[], started).await
+}
+
+async fn finish_with_site(
+    mut fleet: Fleet,
+    scenario: &str,
+    faults: String,
+    expected: &[String],
+    site: &[String],
+    started: Instant,
+) -> anyhow::Result<Row> {
+    let converge = fleet.wait_converged(expected, converge_within()).await?;
+    let ledger = views::ledger(&fleet.admin, fleet.router_id).await?;
+    let revenue = views::report_revenue(&fleet.admin).await?;
+    let router = fleet.sim.users();
+    fleet.stop_agent()?;
+    let (agent, queued) = views::agent(&fleet.agent_db(), fleet.router_id)?;
+    let prices = HashMap::from([(fleet.package.profile.clone(), fleet.package.price_minor)]);
+    let mut verdict = views::compare(expected, &ledger, revenue, &agent, queued, &router, &prices);
+    let site_codes: std::collections::HashSet<&str> = site.iter().map(String::as_str).collect();
+    let wrong_origin = ledger
+        .iter()
+        .filter(|v| site_codes.contains(v.code.as_str()) && v.origin != "site")
+        .count();
+    if wrong_origin > 0 {
+        verdict.problems.push(format!(
+            "{wrong_origin} vouchers sold at the site are not `site` in the ledger"
+        ));
+    }
+    fleet.shutdown().await?;
+    Ok(Row {
+        scenario: scenario.to_owned(),
+        faults,
+        verdict,
+        converge,
+        wall: started.elapsed(),
+    })
+}
+
+/// 2. The link cut and restored (100 times, a few hundred ms each) while a 5,000-voucher
+/// central batch is issued and applied.
+pub async fn link_flapping(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let fleet = Fleet::start(bins, dir, &FleetOptions::default()).await?;
+    let flaps = scale.k(100);
+    let proxy = fleet.proxy.clone();
+    let flapper = tokio::spawn(async move {
+        for _ in 0..flaps {
+            proxy.blackhole();
+            tokio::time::sleep(ms(50..400)).await;
+            proxy.restore();
+            tokio::time::sleep(ms(50..300)).await;
+        }
+    });
+    let mut expected = Vec::new();
+    for count in split(scale.n(5_000), 10) {
+        expected.extend(fleet.generate(count).await?);
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+    }
+    flapper.await.context("the flapping task")?;
+    fleet.proxy.restore();
+    finish(
+        fleet,
+        "2-link-flapping",
+        format!("{flaps} × cut/restore"),
+        &expected,
+        started,
+    )
+    .await
+}
+
+/// 3. `kill -9` of the agent at random moments while a 5,000-voucher batch drains (each round
+/// issues its share, so every kill lands with vouchers in flight).
+pub async fn agent_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let mut fleet = Fleet::start(bins, dir, &FleetOptions::default()).await?;
+    fleet.sim.set_service_time(Duration::from_millis(1));
+    let kills = scale.k(30);
+    let mut expected = Vec::new();
+    for count in split(scale.n(5_000), kills) {
+        expected.extend(fleet.generate(count).await?);
+        tokio::time::sleep(ms(100..1_000)).await;
+        fleet.kill_agent();
+        fleet.start_agent()?;
+    }
+    fleet.sim.clear_faults();
+    finish(
+        fleet,
+        "3-agent-kill9",
+        format!("{kills} × kill -9 agent"),
+        &expected,
+        started,
+    )
+    .await
+}
+
+/// Keeps calling `POST /api/tokens/generate` until a call fails; the codes of every 2xx
+/// answer go into `codes`.
+async fn issue_until_error(api: Api, router: u64, package: u64, codes: Arc<Mutex<Vec<String>>>) {
+    let body = json!({"router_id": router, "package_id": package, "count": 10});
+    loop {
+        match api.call("POST", "/api/tokens/generate", Some(&body)).await {
+            Ok((200..=299, answer)) => match codes_of(&answer) {
+                Ok(c) => codes
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .extend(c),
+                Err(_) => return,
+            },
+            _ => return,
+        }
+    }
+}
+
+/// 4. `kill -9` of the controller while two clients call `POST /api/tokens/generate` without
+/// pause: every voucher of a 2xx answer ends in the ledger and on the router, none twice.
+pub async fn controller_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let mut fleet = Fleet::start(bins, dir, &FleetOptions::default()).await?;
+    let kills = scale.k(10);
+    let codes = Arc::new(Mutex::new(Vec::new()));
+    for round in 0..kills {
+        if round > 0 {
+            fleet.start_controller().await?;
+        }
+        let clients: Vec<_> = (0..2)
+            .map(|_| {
+                tokio::spawn(issue_until_error(
+                    fleet.admin.clone(),
+                    fleet.router_id,
+                    fleet.package.id,
+                    codes.clone(),
+                ))
+            })
+            .collect();
+        tokio::time::sleep(ms(300..1_500)).await;
+        fleet.kill_controller();
+        for c in clients {
+            c.await.context("a client task")?;
+        }
+    }
+    fleet.start_controller().await?;
+    let expected = codes.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    anyhow::ensure!(!expected.is_empty(), "no generate call answered 2xx");
+    finish(
+        fleet,
+        "4-controller-kill9",
+        format!("{kills} × kill -9 controller mid-generate"),
+        &expected,
+        started,
+    )
+    .await
+}
+
+/// Waits until the router holds at least `n` users.
+async fn router_reaches(fleet: &Fleet, n: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + converge_within();
+    while fleet.sim.user_count() < n {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the router did not reach {n} users"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// 5. The router reboots while a batch is applied, then loses its configuration (reset)
+/// while the next one is applied.
+pub async fn router_reboot_reset(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let fleet = Fleet::start(bins, dir, &FleetOptions::default()).await?;
+    fleet.sim.set_service_time(Duration::from_millis(2));
+    let half = scale.n(1_500) as u32;
+    let mut expected = fleet.generate(half).await?;
+    router_reaches(&fleet, expected.len() / 4).await?;
+    fleet.sim.reboot(Duration::from_secs(2));
+    expected.extend(fleet.generate(half).await?);
+    router_reaches(&fleet, expected.len() * 2 / 3).await?;
+    fleet.sim.reset();
+    fleet.sim.clear_faults();
+    finish(
+        fleet,
+        "5-router-reboot-reset",
+        "reboot (2 s down) + reset, mid-batch".into(),
+        &expected,
+        started,
+    )
+    .await
+}
+
+/// 6. 30 % packet loss and 300 ms delay (each way) on the link for the whole run.
+pub async fn loss_and_delay(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let fleet = Fleet::start(bins, dir, &FleetOptions::default()).await?;
+    fleet.proxy.set(
+        Direction::Both,
+        Faults {
+            drop_percent: 30.0,
+            delay: Duration::from_millis(300),
+            ..Faults::default()
+        },
+    );
+    let mut expected = Vec::new();
+    for count in split(scale.n(1_000), 4) {
+        expected.extend(fleet.generate(count).await?);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Measured (and compared) with the faults still on: the link never "returns" here.
+    finish(
+        fleet,
+        "6-loss-and-delay",
+        "30 % loss + 300 ms delay both ways, whole run".into(),
+        &expected,
+        started,
+    )
+    .await
+}
+
+/// 1. The link cut for the whole time (the agent sees it go down) while staff sell 500 at the
+/// site and 500 centrally; then restored.
+pub async fn site_sales_link_cut(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let opts = FleetOptions {
+        local_api: true,
+        ..FleetOptions::default()
+    };
+    let fleet = Fleet::start(bins, dir, &opts).await?;
+    let seller = fleet.local_login(Duration::from_secs(60)).await?;
+    fleet.proxy.blackhole();
+    // The agent must see the outage (its QUIC connection times out), not just lose packets.
+    seller.wait_link(false, Duration::from_secs(90)).await?;
+    let (mut expected, mut site) = (Vec::new(), Vec::new());
+    for count in split(scale.n(500), 5) {
+        site.extend(
+            seller
+                .sell_ok(fleet.router_id, fleet.package.id, count)
+                .await?,
+        );
+        expected.extend(fleet.generate(count).await?);
+    }
+    let status = seller.status().await?;
+    anyhow::ensure!(
+        status["link"]["online"] == false,
+        "the link came back early: {status}"
+    );
+    expected.extend(site.iter().cloned());
+    fleet.proxy.restore();
+    finish_with_site(
+        fleet,
+        "1-site-sales-link-cut",
+        format!(
+            "link cut ≥ 30 s (agent offline), {} sold at the site",
+            site.len()
+        ),
+        &expected,
+        &site,
+        started,
+    )
+    .await
+}
+
+/// A tmpfs mounted for the agent's data; unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &Path, size: &str) -> anyhow::Result<Tmpfs> {
+        std::fs::create_dir_all(path)?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .context("running mount")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "scenario 7 needs to mount a small tmpfs for the agent's disk (run as root, or in a \
+             container allowed to mount): `mount -t tmpfs` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Ok(Tmpfs(path.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Writes `path` until the file system is full.
+fn fill(path: &Path) -> anyhow::Result<u64> {
+    use std::io::Write as _;
+    let mut f = std::fs::File::create(path)?;
+    let chunk = vec![0xa5u8; 64 * 1024];
+    let mut written = 0u64;
+    loop {
+        match f.write(&chunk) {
+            Ok(0) => return Ok(written),
+            Ok(n) => written += n as u64,
+            Err(e) if e.raw_os_error() == Some(28) => return Ok(written),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// 7. The agent's disk fills up: sales at the site are refused with a clear message, nothing
+/// accepted is lost (site or central), and selling works again once space returns.
+pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let fs = Tmpfs::mount(&dir.join("agent-disk"), "48m")?;
+    let opts = FleetOptions {
+        local_api: true,
+        agent_dir: Some(fs.0.join("agent")),
+        ..FleetOptions::default()
+    };
+    let fleet = Fleet::start(bins, dir, &opts).await?;
+    let seller = fleet.local_login(Duration::from_secs(60)).await?;
+    let batch = scale.n(100) as u32;
+    let mut site = seller
+        .sell_ok(fleet.router_id, fleet.package.id, batch)
+        .await?;
+    let mut expected = fleet.generate(batch).await?;
+    fleet
+        .wait_converged(
+            &[expected.clone(), site.clone()].concat(),
+            converge_within(),
+        )
+        .await?;
+
+    let filler = fs.0.join("filler");
+    fill(&filler)?;
+    let mut refusal = None;
+    for _ in 0..50 {
+        let (status, answer) = seller.sell(fleet.router_id, fleet.package.id, 50).await?;
+        match status {
+            200 => site.extend(codes_of(&answer)?),
+            507 => {
+                refusal = Some(answer);
+                break;
+            }
+            other => anyhow::bail!("a sale on a full disk answered {other}: {answer}"),
+        }
+    }
+    let refusal = refusal.context("no sale was refused while the agent's disk was full")?;
+    let message = refusal["error"]["message"].as_str().unwrap_or_default();
+    anyhow::ensure!(
+        refusal["error"]["code"] == "storage_full" && message.len() > 10,
+        "the refusal is not a clear storage_full error: {refusal}"
+    );
+    // Sold centrally meanwhile: reaches the site once it has space again.
+    expected.extend(fleet.generate(batch).await?);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    std::fs::remove_file(&filler)?;
+    let recovered = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, answer) = seller
+            .sell(fleet.router_id, fleet.package.id, batch)
+            .await?;
+        if status == 200 {
+            site.extend(codes_of(&answer)?);
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < recovered,
+            "selling at the site did not recover within 60 s of space returning: {status} {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    expected.extend(site.iter().cloned());
+    let row = finish_with_site(
+        fleet,
+        "7-agent-disk-full",
+        format!("tmpfs filled; refused: {message:?}"),
+        &expected,
+        &site,
+        started,
+    )
+    .await;
+    drop(fs);
+    row
+}

@@ -1,0 +1,89 @@
+//! One row per scenario, and the summary table (printed, and written to
+//! `target/fault-summary.txt`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::views::Verdict;
+
+/// What one scenario did and found.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub scenario: String,
+    /// The faults injected, for people ("30 × kill -9 agent").
+    pub faults: String,
+    pub verdict: Verdict,
+    /// From the end of the faults (link back, last kill, last reset) until the three views
+    /// agreed.
+    pub converge: Duration,
+    /// The whole scenario, setup included.
+    pub wall: Duration,
+}
+
+impl Row {
+    /// Panics with every problem found, unless the views agreed.
+    pub fn assert_clean(&self) {
+        assert!(
+            self.verdict.clean(),
+            "{}: {}",
+            self.scenario,
+            self.verdict.problems.join("; ")
+        );
+    }
+
+    fn line(&self) -> String {
+        let v = &self.verdict;
+        format!(
+            "| {:<28} | {:>8} | {:>4} | {:>10} | {:>7} | {:>7} | {:>12.1} | {:>7.1} | {}",
+            self.scenario,
+            v.vouchers,
+            v.lost,
+            v.duplicated,
+            v.unknown,
+            if v.revenue_equal() { "equal" } else { "DIFFER" },
+            self.converge.as_secs_f64(),
+            self.wall.as_secs_f64(),
+            self.faults,
+        )
+    }
+}
+
+const HEADER: &str = "| scenario                     | vouchers | lost | duplicated | unknown | revenue | converge (s) | wall (s) | faults\n\
+|------------------------------|----------|------|------------|---------|---------|--------------|----------|-------";
+
+/// The table of `rows`.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::from(HEADER);
+    for r in rows {
+        out.push('\n');
+        out.push_str(&r.line());
+    }
+    out.push('\n');
+    out
+}
+
+/// Writes `row` to `target/fault-summary/<scenario>.row` and rewrites
+/// `target/fault-summary.txt` from every row there (the test harness runs each scenario in its
+/// own process; each one's latest row is kept).
+pub fn record(target: &Path, row: &Row) -> std::io::Result<String> {
+    let rows_dir = target.join("fault-summary");
+    std::fs::create_dir_all(&rows_dir)?;
+    std::fs::write(rows_dir.join(format!("{}.row", row.scenario)), row.line())?;
+    let mut lines: Vec<String> = std::fs::read_dir(&rows_dir)?
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "row"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect();
+    lines.sort();
+    let text = format!("{HEADER}\n{}\n", lines.join("\n"));
+    std::fs::write(target.join("fault-summary.txt"), &text)?;
+    Ok(text)
+}
+
+/// Writes the table of one whole run to `target/fault-summary.txt`.
+pub fn write_table(target: &Path, rows: &[Row]) -> std::io::Result<String> {
+    let text = table(rows);
+    std::fs::create_dir_all(target)?;
+    std::fs::write(target.join("fault-summary.txt"), &text)?;
+    Ok(text)
+}
