@@ -72,7 +72,10 @@ async fn main() -> anyhow::Result<()> {
         central.extend(fleet.generate(n).await?);
     }
     for n in chunks(args.site) {
-        site.extend(seller.sell_ok(fleet.router_id, fleet.package.id, n).await?);
+        site.extend(
+            hotspot_tests::faultkit::local::sell_ok(&seller, fleet.router_id, fleet.package.id, n)
+                .await?,
+        );
     }
     let issued_in = cut.elapsed();
     let partition = Duration::from_secs(args.partition_secs);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use super::local::LocalApi;
+use super::local::LocalStaff;
 use super::proc::{Binaries, Proc, tail};
 use crate::demo::http::Api;
 use crate::linkfault::LinkFaultProxy;
@@ -199,6 +199,10 @@ impl Fleet {
                     "password": SELLER_PASSWORD, "role": "staff", "routers": [f.router_id]})),
                 )
                 .await?;
+            // The staff directory reaches a site when it connects (or at the controller's
+            // periodic refresh): a restart brings it now.
+            f.stop_agent()?;
+            f.start_agent()?;
         }
         Ok(f)
     }
@@ -224,17 +228,26 @@ impl Fleet {
 
     /// Signs the site's staff member in at the local page, waiting (up to `within`) until the
     /// agent has the staff directory and the catalogue from the controller.
-    pub async fn local_login(&self, within: Duration) -> anyhow::Result<LocalApi> {
+    pub async fn local_login(&self, within: Duration) -> anyhow::Result<LocalStaff> {
         let addr = self.local.context("the fleet has no local API")?;
         let deadline = Instant::now() + within;
         let mut last = String::from("no answer");
         while Instant::now() < deadline {
-            match LocalApi::new(addr).login(SELLER, SELLER_PASSWORD).await {
-                Ok(Ok(api)) => return Ok(api),
-                Ok(Err((status, body))) => last = format!("{status} {body}"),
-                Err(e) => last = format!("{e:#}"),
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // Failed logins are throttled (5 a minute): until the directory arrived, try
+            // seldom.
+            let mut staff = LocalStaff::new(addr);
+            let pause = match staff.login(SELLER, SELLER_PASSWORD).await {
+                Ok((200, _)) => return Ok(staff),
+                Ok((status, body)) => {
+                    last = format!("{status} {body}");
+                    Duration::from_millis(if status == 429 { 5_000 } else { 2_500 })
+                }
+                Err(e) => {
+                    last = format!("{e:#}");
+                    Duration::from_millis(200)
+                }
+            };
+            tokio::time::sleep(pause).await;
         }
         bail!(
             "the seller could not sign in at the site within {within:?}: {last}\nagent log:\n{}",

@@ -11,6 +11,7 @@ use rand::RngExt as _;
 use serde_json::json;
 
 use super::fleet::{Fleet, FleetOptions, codes_of};
+use super::local::{self, LocalStaff};
 use super::proc::Binaries;
 use super::summary::Row;
 use super::views;
@@ -126,7 +127,12 @@ async fn finish_with_site(
     site: &[String],
     started: Instant,
 ) -> anyhow::Result<Row> {
-    let converge = fleet.wait_converged(expected, converge_within()).await?;
+    // Not converging is a finding like the others: the views are still compared.
+    let waited = Instant::now();
+    let (converge, not_converged) = match fleet.wait_converged(expected, converge_within()).await {
+        Ok(t) => (t, None),
+        Err(e) => (waited.elapsed(), Some(format!("{e:#}"))),
+    };
     let ledger = views::ledger(&fleet.admin, fleet.router_id).await?;
     let revenue = views::report_revenue(&fleet.admin).await?;
     let router = fleet.sim.users();
@@ -144,6 +150,10 @@ async fn finish_with_site(
             "{wrong_origin} vouchers sold at the site are not `site` in the ledger"
         ));
     }
+    if let Some(e) = not_converged {
+        let first = e.lines().next().unwrap_or_default().to_owned();
+        verdict.problems.insert(0, first);
+    }
     fleet.shutdown().await?;
     Ok(Row {
         scenario: scenario.to_owned(),
@@ -154,7 +164,7 @@ async fn finish_with_site(
     })
 }
 
-/// 2. The link cut and restored (100 times, a few hundred ms each) while a 5,000-voucher
+/// Scenario 2: The link cut and restored (100 times, a few hundred ms each) while a 5,000-voucher
 /// central batch is issued and applied.
 pub async fn link_flapping(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
     let started = Instant::now();
@@ -186,7 +196,7 @@ pub async fn link_flapping(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow:
     .await
 }
 
-/// 3. `kill -9` of the agent at random moments while a 5,000-voucher batch drains (each round
+/// Scenario 3: `kill -9` of the agent at random moments while a 5,000-voucher batch drains (each round
 /// issues its share, so every kill lands with vouchers in flight).
 pub async fn agent_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
     let started = Instant::now();
@@ -229,7 +239,7 @@ async fn issue_until_error(api: Api, router: u64, package: u64, codes: Arc<Mutex
     }
 }
 
-/// 4. `kill -9` of the controller while two clients call `POST /api/tokens/generate` without
+/// Scenario 4: `kill -9` of the controller while two clients call `POST /api/tokens/generate` without
 /// pause: every voucher of a 2xx answer ends in the ledger and on the router, none twice.
 pub async fn controller_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
     let started = Instant::now();
@@ -282,7 +292,7 @@ async fn router_reaches(fleet: &Fleet, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// 5. The router reboots while a batch is applied, then loses its configuration (reset)
+/// Scenario 5: The router reboots while a batch is applied, then loses its configuration (reset)
 /// while the next one is applied.
 pub async fn router_reboot_reset(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
     let started = Instant::now();
@@ -306,7 +316,7 @@ pub async fn router_reboot_reset(bins: &Binaries, dir: &Path, scale: Scale) -> a
     .await
 }
 
-/// 6. 30 % packet loss and 300 ms delay (each way) on the link for the whole run.
+/// Scenario 6: 30 % packet loss and 300 ms delay (each way) on the link for the whole run.
 pub async fn loss_and_delay(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
     let started = Instant::now();
     let fleet = Fleet::start(bins, dir, &FleetOptions::default()).await?;
@@ -334,7 +344,7 @@ pub async fn loss_and_delay(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow
     .await
 }
 
-/// 1. The link cut for the whole time (the agent sees it go down) while staff sell 500 at the
+/// Scenario 1: The link cut for the whole time (the agent sees it go down) while staff sell 500 at the
 /// site and 500 centrally; then restored.
 pub async fn site_sales_link_cut(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
     let started = Instant::now();
@@ -346,14 +356,10 @@ pub async fn site_sales_link_cut(bins: &Binaries, dir: &Path, scale: Scale) -> a
     let seller = fleet.local_login(Duration::from_secs(60)).await?;
     fleet.proxy.blackhole();
     // The agent must see the outage (its QUIC connection times out), not just lose packets.
-    seller.wait_link(false, Duration::from_secs(90)).await?;
+    local::wait_link(&seller, false, Duration::from_secs(90)).await?;
     let (mut expected, mut site) = (Vec::new(), Vec::new());
     for count in split(scale.n(500), 5) {
-        site.extend(
-            seller
-                .sell_ok(fleet.router_id, fleet.package.id, count)
-                .await?,
-        );
+        site.extend(local::sell_ok(&seller, fleet.router_id, fleet.package.id, count).await?);
         expected.extend(fleet.generate(count).await?);
     }
     let status = seller.status().await?;
@@ -407,6 +413,33 @@ impl Drop for Tmpfs {
     }
 }
 
+/// How long one sale may take before it counts as hanging.
+const SALE_WITHIN: Duration = Duration::from_secs(15);
+
+/// How long the site may take to sell again once space returns.
+const RECOVER_WITHIN: Duration = Duration::from_secs(20);
+
+/// Sells `batch` at the site until it is accepted (its codes go into `site`), for up to
+/// `within`; whether it was.
+async fn sell_again(
+    seller: &LocalStaff,
+    fleet: &Fleet,
+    batch: u32,
+    site: &mut Vec<String>,
+    within: Duration,
+) -> anyhow::Result<bool> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        let sale = seller.sell(fleet.router_id, fleet.package.id, batch as usize);
+        if let Ok(Ok((200, answer))) = tokio::time::timeout(SALE_WITHIN, sale).await {
+            site.extend(codes_of(&answer)?);
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(false)
+}
+
 /// Writes `path` until the file system is full.
 fn fill(path: &Path) -> anyhow::Result<u64> {
     use std::io::Write as _;
@@ -423,7 +456,7 @@ fn fill(path: &Path) -> anyhow::Result<u64> {
     }
 }
 
-/// 7. The agent's disk fills up: sales at the site are refused with a clear message, nothing
+/// Scenario 7: The agent's disk fills up: sales at the site are refused with a clear message, nothing
 /// accepted is lost (site or central), and selling works again once space returns.
 pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
     let started = Instant::now();
@@ -436,9 +469,7 @@ pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyho
     let fleet = Fleet::start(bins, dir, &opts).await?;
     let seller = fleet.local_login(Duration::from_secs(60)).await?;
     let batch = scale.n(100) as u32;
-    let mut site = seller
-        .sell_ok(fleet.router_id, fleet.package.id, batch)
-        .await?;
+    let mut site = local::sell_ok(&seller, fleet.router_id, fleet.package.id, batch).await?;
     let mut expected = fleet.generate(batch).await?;
     fleet
         .wait_converged(
@@ -449,9 +480,19 @@ pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyho
 
     let filler = fs.0.join("filler");
     fill(&filler)?;
+    let mut problems = Vec::new();
     let mut refusal = None;
     for _ in 0..50 {
-        let (status, answer) = seller.sell(fleet.router_id, fleet.package.id, 50).await?;
+        let sale = seller.sell(fleet.router_id, fleet.package.id, 50);
+        let (status, answer) = match tokio::time::timeout(SALE_WITHIN, sale).await {
+            Ok(answer) => answer?,
+            Err(_) => {
+                problems.push(format!(
+                    "a sale with the disk full got no answer within {SALE_WITHIN:?}"
+                ));
+                break;
+            }
+        };
         match status {
             200 => site.extend(codes_of(&answer)?),
             507 => {
@@ -461,42 +502,50 @@ pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyho
             other => anyhow::bail!("a sale on a full disk answered {other}: {answer}"),
         }
     }
-    let refusal = refusal.context("no sale was refused while the agent's disk was full")?;
-    let message = refusal["error"]["message"].as_str().unwrap_or_default();
-    anyhow::ensure!(
-        refusal["error"]["code"] == "storage_full" && message.len() > 10,
-        "the refusal is not a clear storage_full error: {refusal}"
-    );
+    match &refusal {
+        Some(r) if r["error"]["code"] == "storage_full" => {}
+        Some(r) => problems.push(format!("the refusal is not a storage_full error: {r}")),
+        None => problems.push("no sale was refused while the agent's disk was full".into()),
+    }
     // Sold centrally meanwhile: reaches the site once it has space again.
     expected.extend(fleet.generate(batch).await?);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     std::fs::remove_file(&filler)?;
-    let recovered = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, answer) = seller
-            .sell(fleet.router_id, fleet.package.id, batch)
-            .await?;
-        if status == 200 {
-            site.extend(codes_of(&answer)?);
-            break;
-        }
+    let mut fleet = fleet;
+    let mut seller = seller;
+    if !sell_again(&seller, &fleet, batch, &mut site, RECOVER_WITHIN).await? {
+        problems.push(format!(
+            "selling at the site did not recover within {RECOVER_WITHIN:?} of space returning \
+             (still 507); it did after an agent restart"
+        ));
+        // What a service manager would do: check that a restart recovers and lost nothing.
+        fleet.kill_agent();
+        fleet.start_agent()?;
+        seller = fleet.local_login(Duration::from_secs(60)).await?;
         anyhow::ensure!(
-            Instant::now() < recovered,
-            "selling at the site did not recover within 60 s of space returning: {status} {answer}"
+            sell_again(&seller, &fleet, batch, &mut site, Duration::from_secs(30)).await?,
+            "selling at the site did not recover even after an agent restart"
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     expected.extend(site.iter().cloned());
-    let row = finish_with_site(
+    let faults = if problems.is_empty() {
+        "tmpfs filled: refused (507 storage_full); recovered".to_owned()
+    } else {
+        "tmpfs filled; recovered ONLY after an agent restart (see problems)".to_owned()
+    };
+    let mut row = finish_with_site(
         fleet,
         "7-agent-disk-full",
-        format!("tmpfs filled; refused: {message:?}"),
+        faults,
         &expected,
         &site,
         started,
     )
     .await;
+    if let Ok(row) = &mut row {
+        row.verdict.problems.extend(problems);
+    }
     drop(fs);
     row
 }
