@@ -199,10 +199,6 @@ impl Fleet {
                     "password": SELLER_PASSWORD, "role": "staff", "routers": [f.router_id]})),
                 )
                 .await?;
-            // The staff directory reaches a site when it connects (or at the controller's
-            // periodic refresh): a restart brings it now.
-            f.stop_agent()?;
-            f.start_agent()?;
         }
         Ok(f)
     }
