@@ -16,9 +16,10 @@ mod e2e_support;
 
 mod browser_support;
 
-use browser_support::{Chromedriver, Ctx, browser, screenshot};
+use browser_support::{Chromedriver, Ctx, browser, screenshot, screenshot_dir};
 use e2e_support::demo;
 use fantoccini::Locator;
+use fantoccini::wd::PrintConfiguration;
 use hotspot_tests::demo::http::Api;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,7 +220,29 @@ async fn staff_generates_a_batch_of_20_and_prints_it(ctx: &Ctx) {
         assert!(sheet.contains(code.as_str()), "{code} printed");
     }
     screenshot(&ctx.c, "print-sheet").await;
+    // Printed on A4 with the WebDriver's default 1 cm margins: 20 cards fit one page (24 do),
+    // and the screen-only toolbar adds no page.
+    let pdf = ctx
+        .c
+        .print(
+            PrintConfiguration::builder()
+                .background(true)
+                .build()
+                .expect("print settings"),
+        )
+        .await
+        .expect("print to PDF");
+    std::fs::write(screenshot_dir().join("print-sheet.pdf"), &pdf).expect("write pdf");
+    assert_eq!(pdf_pages(&pdf), 1, "20 cards print on one A4 page");
     ctx.c.back().await.expect("back");
+}
+
+/// Pages in a PDF: its `/Type /Page` objects (not the `/Type /Pages` tree nodes).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let needle = b"/Type /Page";
+    pdf.windows(needle.len() + 1)
+        .filter(|w| &w[..needle.len()] == needle && w[needle.len()] != b's')
+        .count()
 }
 
 async fn staff_sees_my_vouchers(ctx: &Ctx) {
