@@ -366,3 +366,41 @@ async fn the_inbound_declares_trees_of_the_ledger_database() {
             .all(|n| own.iter().any(|o| o.as_ref() == n.as_bytes()))
     );
 }
+
+#[tokio::test]
+async fn usage_that_arrives_after_a_revoke_is_reported() {
+    let f = with_vouchers().await;
+    let (s, ib) = (&f.store, inbound(&f.store));
+    ib.apply_direct(&s1(), &applied("V1", T0)).unwrap();
+    s.change_voucher(
+        "V1",
+        hotspot_controller::store::VoucherChange::Revoke {
+            reason: Some("refund".into()),
+        },
+        &Stamp::staff(StaffId(2), T0 + 10),
+    )
+    .unwrap()
+    .durable()
+    .await
+    .unwrap();
+    // The site was offline: its usage of the meantime arrives after the revoke.
+    ib.apply_direct(&s1(), &usage("V1", 60, 5_000, T0 + 5))
+        .unwrap();
+    let v = s.voucher("V1").unwrap().unwrap();
+    assert_eq!(v.state, VoucherState::Revoked, "usage never revives it");
+    assert_eq!(v.bytes_in, 5_000, "the usage is kept");
+    let said = audit(s, "voucher.used-after-revoke");
+    assert_eq!(said.len(), 1, "the ledger says it was used meanwhile");
+    assert!(
+        said[0].detail.contains("5000 bytes"),
+        "{:?}",
+        said[0].detail
+    );
+    ib.apply_direct(&s1(), &usage("V1", 60, 5_000, T0 + 6))
+        .unwrap();
+    assert_eq!(
+        audit(s, "voucher.used-after-revoke").len(),
+        1,
+        "said once per change"
+    );
+}

@@ -2,8 +2,13 @@
 //!
 //! `report` sends a `Health` event every interval and an `Info` event on first contact and
 //! whenever what the router says about itself changes (firmware upgrade, new identity).
-//! The probe is one cheap print (`/system/identity`) between health samples, so that a router
+//! The probe is one cheap print (`/system/resource`) between health samples, so that a router
 //! going down or coming back shows within the probe interval without a full sample.
+//!
+//! Both watch the router's uptime: when it goes backwards the router rebooted (or was reset
+//! and rebooted, or restored from a backup), and the usage sync, which restores users the
+//! router lost from the desired state, runs at once instead of at its next interval; this
+//! needs no controller.
 
 use hotspot_shared::domain::{ActiveSession, HealthSample, RouterInfo};
 use hotspot_shared::fleet::msg::Event;
@@ -63,11 +68,12 @@ pub(crate) async fn report(core: &Core, live: &LiveRouter) -> Result<(), String>
     let sample = fetch_health(&pool).await;
     observe(core, live, sample.as_ref().map(drop)).await;
     let sample = sample.map_err(|e| e.to_string())?;
+    let mut state = live.sync.lock().await;
+    check_reboot(live, &mut state, sample.uptime_secs);
     let mut events = vec![Event::Health {
         router: live.id,
         sample,
     }];
-    let mut state = live.sync.lock().await;
     let info = fetch_info(&pool).await;
     match info {
         Ok(info) if state.last_info.as_ref() != Some(&info) => {
@@ -87,8 +93,25 @@ pub(crate) async fn report(core: &Core, live: &LiveRouter) -> Result<(), String>
     }
 }
 
-/// One cheap call, to notice a router going down or coming back.
+/// One cheap call, to notice a router going down, coming back, or rebooting.
 pub(crate) async fn probe(core: &Core, live: &LiveRouter) {
-    let result = live.pool().identity().await;
+    let result = live.pool().system_resource().await;
     observe(core, live, result.as_ref().map(drop)).await;
+    if let Ok(resource) = result {
+        let mut state = live.sync.lock().await;
+        check_reboot(live, &mut state, resource.uptime.as_secs());
+    }
+}
+
+/// Records `uptime`; when it went backwards, the router rebooted: the usage sync (with its
+/// repair) and the apply worker are woken. Returns whether it rebooted.
+pub(crate) fn check_reboot(live: &LiveRouter, state: &mut super::JobState, uptime: u64) -> bool {
+    let rebooted = state.last_uptime.is_some_and(|before| uptime < before);
+    state.last_uptime = Some(uptime);
+    if rebooted {
+        tracing::warn!(router = %live.id, uptime, "router uptime went backwards: it rebooted; checking its users now");
+        live.wake_sync.notify_one();
+        live.wake_apply.notify_one();
+    }
+    rebooted
 }

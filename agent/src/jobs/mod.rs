@@ -40,6 +40,8 @@ pub struct JobState {
     pub(crate) unknown: BTreeSet<String>,
     /// The last router info sent.
     pub(crate) last_info: Option<RouterInfo>,
+    /// The router's uptime at the last look (seconds): less now means it rebooted.
+    pub(crate) last_uptime: Option<u64>,
 }
 
 /// The job scheduler of `live`; returns at shutdown.

@@ -11,6 +11,11 @@
 //! 3. **Unknown users**: a user carrying our comment prefix that the desired state does not
 //!    hold (or holds as removed) is reported once as `Drift { unknown }` and never deleted.
 //!
+//! While the link is down, usage is held in the store (first and latest sample per voucher,
+//! so bounded by the vouchers however long the outage) and delivered ahead of fresh samples
+//! at the first sync with the link up; the ledger ends with the same counters and first-use
+//! time as if the link had never dropped.
+//!
 //! Validity after first login is enforced here too: the first sync that sees a voucher used
 //! records the time; once its validity has passed, its removal is queued (reason `Expired`).
 
@@ -154,7 +159,40 @@ pub(crate) async fn sync(core: &Core, live: &LiveRouter) -> Result<usize, SyncEr
             restored: restored.clone(),
         });
     }
+    // While the link is down, usage waits in the `usage` tree (one entry per voucher) instead
+    // of piling up in the outbox; once it is back, what was held goes first.
+    let online = core.link().is_some_and(|l| l.status().connected);
+    let mut held = Vec::new();
+    if online {
+        held = core.store.held_usage(live.id)?;
+        if !held.is_empty() {
+            let mut by_time: std::collections::BTreeMap<i64, Vec<UsageSample>> = Default::default();
+            for (_, _, h) in &held {
+                by_time.entry(h.first_at).or_default().push(h.first.clone());
+                if h.last_at != h.first_at {
+                    by_time.entry(h.last_at).or_default().push(h.last.clone());
+                }
+            }
+            let mut earlier: Vec<Event> = Vec::new();
+            for (at, samples) in by_time {
+                for chunk in samples.chunks(MAX_SAMPLES_PER_EVENT) {
+                    earlier.push(Event::Usage {
+                        router: live.id,
+                        at,
+                        samples: chunk.to_vec(),
+                    });
+                }
+            }
+            tracing::info!(router = %live.id, vouchers = held.len(), "delivering usage read while offline");
+            earlier.append(&mut events);
+            events = earlier;
+        }
+    } else if !changed.is_empty() {
+        core.store.hold_usage(live.id, now, &changed)?;
+        events.retain(|e| !matches!(e, Event::Usage { .. }));
+    }
     core.send(&events).await.map_err(SyncError::Agent)?;
+    core.store.release_usage(&held)?;
     state.unknown = unknown;
     state
         .last_sent

@@ -9,6 +9,10 @@
 //! - `sales`: outbox seq of the `IssuedAtSite` event → [`SaleRecord`], vouchers sold at the
 //!   site (written in the outbox's own transaction, see `local::sell`); at most
 //!   [`MAX_SALES_KEPT`] are kept, oldest acknowledged ones go first;
+//! - `usage`: `router ‖ code` → [`HeldUsage`], usage read while the link was down, one entry
+//!   per voucher (first and latest sample), delivered when it is back: bounded by the
+//!   vouchers on the router however long the outage, and never crowding sales out of the
+//!   outbox;
 //! - `sync`: "sync now" flags (router id, or `all`), read by the jobs;
 //! - `retired`: routers the controller removed, whose queue and desired state are still to be
 //!   purged;
@@ -32,7 +36,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 pub use records::{
-    ApplyItem, ApplyOp, DesiredEntry, DesiredStatus, Grant, RouterEntry, SaleRecord,
+    ApplyItem, ApplyOp, DesiredEntry, DesiredStatus, Grant, HeldUsage, RouterEntry, SaleRecord,
 };
 use records::{decode, desired_key, encode, queue_key, router_key};
 
@@ -106,6 +110,7 @@ pub struct Store {
     retired: sled::Tree,
     wake: sled::Tree,
     sales: sled::Tree,
+    usage: sled::Tree,
 }
 
 impl Store {
@@ -123,6 +128,7 @@ impl Store {
             retired: t("retired")?,
             wake: t("wake")?,
             sales: t("sales")?,
+            usage: t("usage")?,
         })
     }
 
@@ -337,10 +343,70 @@ impl Store {
             .collect()
     }
 
+    /// Keeps `samples` read at `at` while the link is down, merged per voucher (see
+    /// [`HeldUsage`]).
+    pub fn hold_usage(
+        &self,
+        router: RouterId,
+        at: i64,
+        samples: &[hotspot_shared::domain::UsageSample],
+    ) -> Result<(), StoreError> {
+        for s in samples {
+            let key = desired_key(router, &s.code);
+            let held = match self.usage.get(&key)? {
+                Some(old) => {
+                    let mut h: HeldUsage = decode(&old)?;
+                    h.last_at = at;
+                    h.last = s.clone();
+                    h
+                }
+                None => HeldUsage {
+                    first_at: at,
+                    first: s.clone(),
+                    last_at: at,
+                    last: s.clone(),
+                },
+            };
+            self.usage.insert(key, encode(&held)?)?;
+        }
+        Ok(())
+    }
+
+    /// Usage held for `router`, with the raw values (for [`Store::release_usage`]).
+    pub fn held_usage(
+        &self,
+        router: RouterId,
+    ) -> Result<Vec<(sled::IVec, sled::IVec, HeldUsage)>, StoreError> {
+        self.usage
+            .scan_prefix(router_key(router))
+            .map(|kv| {
+                let (k, v) = kv?;
+                let h = decode(&v)?;
+                Ok((k, v, h))
+            })
+            .collect()
+    }
+
+    /// Forgets held usage once delivered, unless it changed meanwhile.
+    pub fn release_usage(
+        &self,
+        held: &[(sled::IVec, sled::IVec, HeldUsage)],
+    ) -> Result<(), StoreError> {
+        for (k, v, _) in held {
+            let _ = self.usage.compare_and_swap(k, Some(v), None::<&[u8]>)?;
+        }
+        Ok(())
+    }
+
+    /// Vouchers with usage held back.
+    pub fn held_usage_len(&self) -> usize {
+        self.usage.len()
+    }
+
     /// Forgets everything about `router`: queue, desired state, flags, settings.
     pub fn purge(&self, router: RouterId) -> Result<(), StoreError> {
         let prefix = router_key(router);
-        for tree in [&self.queue, &self.desired] {
+        for tree in [&self.queue, &self.desired, &self.usage] {
             for k in tree.scan_prefix(prefix).keys() {
                 tree.remove(k?)?;
             }

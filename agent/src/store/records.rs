@@ -100,6 +100,18 @@ pub struct SaleRecord {
     pub issued_at: i64,
 }
 
+/// Usage of one voucher read while the link was down, aggregated: the first and the latest
+/// cumulative sample of the outage, with when each was read. Counters only grow, so the
+/// latest sample carries all the usage; the first keeps when use began (the start of the
+/// voucher's validity in the ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldUsage {
+    pub first_at: i64,
+    pub first: hotspot_shared::domain::UsageSample,
+    pub last_at: i64,
+    pub last: hotspot_shared::domain::UsageSample,
+}
+
 /// `router` as a key prefix.
 pub fn router_key(router: RouterId) -> [u8; 8] {
     router.0.to_be_bytes()

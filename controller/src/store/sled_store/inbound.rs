@@ -241,6 +241,20 @@ fn voucher(
             }
             audit("voucher.state", detail)
         }
+        // Usage that reaches the ledger after the revoke: the site was offline, the customer
+        // went on using it until the revoke reached the router. Said once per update.
+        (Transition::Updated, VoucherChange::Usage(s))
+            if outcome.record.state == hotspot_shared::domain::VoucherState::Revoked =>
+        {
+            audit(
+                "voucher.used-after-revoke",
+                format!(
+                    "used while the revoke was on its way to {router}: uptime {} s, {} bytes",
+                    s.uptime_secs,
+                    s.bytes_in.saturating_add(s.bytes_out)
+                ),
+            )
+        }
         (Transition::Ignored(state), VoucherChange::Failed { reason, .. }) => audit(
             "fleet.stale-event",
             format!("failed while {}: {reason}", state.as_str()),
