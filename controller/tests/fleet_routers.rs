@@ -50,10 +50,12 @@ async fn a_router_is_tested_before_it_is_stored_and_its_password_is_sealed() {
     assert_eq!(body["info"]["identity"], "cafe-gw");
     assert_eq!(body["status"], "online", "{body}");
     assert_eq!(body["credentials_pending"], false);
-    assert_eq!(
-        agent.passwords_set(),
-        [ROUTER_PW],
-        "the agent was handed the settings"
+    // The site's on-connect hand-over may repeat the same settings; what matters is that the
+    // agent got them and never anything else.
+    let handed = agent.passwords_set();
+    assert!(
+        !handed.is_empty() && handed.iter().all(|p| p == ROUTER_PW),
+        "the agent was handed the settings: {handed:?}"
     );
     let id = body["id"].as_u64().unwrap();
 
@@ -230,7 +232,11 @@ async fn credentials_changed_while_offline_reach_the_agent_when_its_site_returns
         "a failing test stores nothing: {}",
         refused.text()
     );
-    assert_eq!(agent.passwords_set(), [ROUTER_PW]);
+    let handed = agent.passwords_set();
+    assert!(
+        !handed.is_empty() && handed.iter().all(|p| p == ROUTER_PW),
+        "only the tested password reached the agent: {handed:?}"
+    );
 
     agent.link.shutdown().await.unwrap();
     c.wait_online("s1", false).await;
