@@ -67,7 +67,12 @@
       ticks += 1;
       if (ticks > 60 && every < 5000) every = 5000;
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+        .then(function (r) {
+          // Signed out meanwhile: the answer is the sign-in page; show it.
+          if (r.redirected) { window.location.reload(); throw new Error("signed out"); }
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.json();
+        })
         .then(function (data) {
           Object.keys(data.fields || {}).forEach(function (id) {
             var el = document.getElementById(id);

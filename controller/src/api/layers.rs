@@ -3,8 +3,9 @@
 //!   `hotspot_http_requests_total{route,status}`; the route is the matched template
 //!   (`/api/staff/{id}`), so label values stay bounded;
 //! - **timeout**: a request that takes longer than [`request_timeout`] is answered 504
-//!   `timeout`. Handlers whose work must not be cut in half (voucher generation) run that work
-//!   in a spawned task, so dropping the request future cannot tear it;
+//!   `timeout` (a dashboard page gets a 504 page). Handlers whose work must not be cut in
+//!   half (voucher generation) run that work in a spawned task, so dropping the request
+//!   future cannot tear it;
 //! - **body limit**: `http.body_limit_kib`; a larger body is 413 `payload_too_large` (the JSON
 //!   extractor maps axum's rejection).
 
@@ -35,8 +36,21 @@ pub fn wrap(app: Router, state: &AppState) -> Router {
 
 async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limit = request_timeout(&state);
+    let path = req.uri().path();
+    let page = !(path.starts_with("/api") || path == "/healthz" || path == "/metrics");
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
+        // A dashboard page answers with a page, not JSON.
+        Err(_) if page => crate::web::error::WebError::page(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            "No answer in time",
+            format!(
+                "This took longer than {} s. What you sent may still be done: check before \
+                 trying again.",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
         Err(_) => ApiError::new(
             ErrorCode::Timeout,
             format!("the request took longer than {} s", limit.as_secs()),
