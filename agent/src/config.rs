@@ -201,6 +201,11 @@ pub struct Settings {
     pub router: RouterSettings,
     /// The local staff page, when configured.
     pub local: Option<LocalSettings>,
+    /// After the disk filled up (sled keeps its IO error until the database is reopened),
+    /// exit with [`crate::runtime::EXIT_STORAGE_RECOVERED`] once space is back, for the
+    /// service manager to restart the agent with a fresh database handle. On for `run`
+    /// (from a config file); off in [`Settings::new`] (tests running agents in-process).
+    pub exit_when_storage_recovers: bool,
 }
 
 fn secs(d: RosDuration) -> Duration {
@@ -221,7 +226,9 @@ impl Settings {
             router: RouterSection::default(),
             local: None,
         };
-        defaults.build(controller, server_name.to_owned())
+        let mut settings = defaults.build(controller, server_name.to_owned());
+        settings.exit_when_storage_recovers = false;
+        settings
     }
 }
 
@@ -340,6 +347,7 @@ impl ConfigFile {
                 command_timeout: secs(self.router.command_timeout),
                 query_deadline: secs(self.router.query_deadline),
             },
+            exit_when_storage_recovers: true,
             local: self.local.and_then(|l| {
                 Some(LocalSettings {
                     listen: l.listen.parse().ok()?,

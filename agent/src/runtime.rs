@@ -38,6 +38,10 @@ use crate::{apply, jobs, renewal};
 /// The agent's end of the fleet link.
 pub type Link = LinkClient<Event, Command, Query, Answer>;
 
+/// Exit status after the disk was full and space came back: the service manager restarts
+/// the agent, which reopens sled (EX_TEMPFAIL).
+pub const EXIT_STORAGE_RECOVERED: i32 = 75;
+
 /// How long a graceful stop waits for tasks to finish before aborting them.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -76,6 +80,10 @@ pub(crate) struct Core {
     pub keyring: Keyring,
     pub routers: RouterSet,
     link: Mutex<Option<Link>>,
+    /// A write or flush failed for lack of space (or sled failed otherwise): sled keeps its
+    /// error until reopened, so nothing more can be made durable. Sales are refused and the
+    /// apply workers pause, so nothing reaches a router that is not durably recorded.
+    pub storage_failed: std::sync::atomic::AtomicBool,
     pub stop: watch::Sender<bool>,
     tasks: Mutex<JoinSet<()>>,
 }
@@ -96,6 +104,23 @@ impl Core {
             .await
             .map(drop)
             .map_err(|e| format!("cannot queue events for the controller: {e}"))
+    }
+
+    /// Records that storage failed (see [`Core::storage_failed`]).
+    pub fn mark_storage_failed(&self, why: &str) {
+        if !self
+            .storage_failed
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            tracing::error!(
+                "storage failed ({why}): sales refused and router work paused until the agent restarts"
+            );
+        }
+    }
+
+    pub fn storage_is_failed(&self) -> bool {
+        self.storage_failed
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) -> AbortHandle {
@@ -132,6 +157,7 @@ impl AgentHandle {
             keyring,
             routers: RouterSet::new(),
             link: Mutex::new(None),
+            storage_failed: std::sync::atomic::AtomicBool::new(false),
             stop: watch::Sender::new(false),
             tasks: Mutex::new(JoinSet::new()),
         });
@@ -155,6 +181,9 @@ impl AgentHandle {
         *lock(&core.link) = Some(link);
         core.spawn(supervise(core.clone()));
         core.spawn(watch_commands(core.clone(), store.watch_commands()));
+        if core.settings.exit_when_storage_recovers {
+            core.spawn(exit_when_storage_recovers(core.clone()));
+        }
         let local = match &core.settings.local {
             Some(l) => Some(start_local(&core, l, identity.site.to_string()).await?),
             None => None,
@@ -288,6 +317,39 @@ async fn start_local(
     let scheme = if settings.tls { "https" } else { "http" };
     tracing::info!("local staff page on {scheme}://{addr}/");
     Ok(addr)
+}
+
+/// After a storage failure, waits until the data dir's file system takes writes again and
+/// exits with [`EXIT_STORAGE_RECOVERED`]: sled cannot recover in-process, the service
+/// manager's restart reopens it from what is on disk (everything acknowledged).
+async fn exit_when_storage_recovers(core: Arc<Core>) {
+    let mut stop = core.stop.subscribe();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if !core.storage_is_failed() {
+            continue;
+        }
+        let probe = core.settings.data_dir.join(".space-probe");
+        let written = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let result = std::fs::File::create(&probe).and_then(|mut f| {
+                f.write_all(&vec![0u8; 4 << 20])?;
+                f.sync_all()
+            });
+            let _ = std::fs::remove_file(&probe);
+            result
+        })
+        .await;
+        if matches!(written, Ok(Ok(()))) {
+            tracing::error!(
+                "disk space is back: exiting (status {EXIT_STORAGE_RECOVERED}) for a restart that reopens the database"
+            );
+            std::process::exit(EXIT_STORAGE_RECOVERED);
+        }
+    }
 }
 
 /// Starts workers and jobs for new routers, stops those of removed ones, and purges what the

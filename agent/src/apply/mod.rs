@@ -81,12 +81,27 @@ async fn drain(
         if *stop.borrow() {
             return Ok(Drained::Stopped);
         }
+        if core.storage_is_failed() {
+            // Nothing could be recorded: a queue item may belong to a sale that was refused.
+            return Ok(Drained::Stalled);
+        }
         let items = core
             .store
             .queue_batch(live.id, size)
             .map_err(|e| e.to_string())?;
         if items.is_empty() {
             return Ok(Drained::Empty);
+        }
+        // Only what is on disk goes to a router: a sale whose flush failed (disk full) must
+        // not reach it. One flush per batch; usually a no-op, the writer flushed already.
+        let db = core.store.db().clone();
+        match tokio::task::spawn_blocking(move || db.flush()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                core.mark_storage_failed(&e.to_string());
+                return Ok(Drained::Stalled);
+            }
+            Err(e) => return Err(format!("flush task: {e}")),
         }
         let started = std::time::Instant::now();
         let result = batch::run(&live.pool(), &items).await;

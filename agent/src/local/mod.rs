@@ -20,6 +20,14 @@
 //! - [`tls`]: the HTTPS listener with the self-signed certificate from `hotspot_pki`.
 //! - [`LinkWatch`]: when the link went down, for the page's "offline since" line.
 //!
+//! Disk full: sled keeps an IO error (ENOSPC) until the database is reopened. The first
+//! failed sale marks the agent's storage failed (`Core::mark_storage_failed`): further sales
+//! answer 507 `storage_full` at once, the apply workers pause (and they flush before every
+//! batch, so nothing that is not on disk reaches a router), and once the data dir takes
+//! writes again the agent exits with status 75 for the service manager (`Restart=always`) to
+//! start it on a freshly opened database: everything acknowledged is on disk, a refused sale
+//! is not. (Chosen over reopening sled in-process: every task holds tree handles.)
+//!
 //! Code space: the grant is a prefix plus a budget of sales the controller has not
 //! acknowledged yet (see `Command::CodeGrant`); selling beyond it is refused with
 //! `code_space_exhausted` until sales sync.

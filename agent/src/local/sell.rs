@@ -290,6 +290,11 @@ impl Seller {
         let spec = CodeSpec::new(Some(&grant.prefix), Some(CODE_LENGTH))
             .map_err(|e| SellError::Storage(format!("unusable code grant: {e}")))?;
 
+        if self.core.storage_is_failed() {
+            return Err(SellError::StorageFull(
+                "an earlier write failed; the agent restarts by itself once space is free".into(),
+            ));
+        }
         let guard = self.one_at_a_time.lock().await;
         let link = self.core.link().ok_or(SellError::Stopping)?;
         let acked = link.outbox_acked().map_err(link_error)?;
@@ -390,6 +395,11 @@ impl Seller {
                 Err(PushWithError::Aborted(Abort::Store(e))) => return Err(SellError::Storage(e)),
                 Err(PushWithError::Link(e)) => {
                     let e = link_error(e);
+                    if matches!(e, SellError::StorageFull(_) | SellError::Storage(_)) {
+                        // The commit may have reached sled's memory but not the disk: stop
+                        // the apply workers before they put it on a router.
+                        self.core.mark_storage_failed(&e.to_string());
+                    }
                     tracing::error!(router = %router, "local sale not recorded: {e}");
                     return Err(e);
                 }

@@ -93,13 +93,23 @@ pub struct LocalSite {
 impl LocalSite {
     /// Everything up and connected, router stored, directory with `budget` delivered.
     pub async fn start(budget: u64, tweak: impl FnOnce(&mut Settings)) -> LocalSite {
+        LocalSite::start_in(budget, None, tweak).await
+    }
+
+    /// As [`LocalSite::start`], with the agent's data dir at `data_dir` (a small file system,
+    /// for example).
+    pub async fn start_in(
+        budget: u64,
+        data_dir: Option<PathBuf>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> LocalSite {
         let dir = tempfile::tempdir().expect("tempdir");
         let controller = Controller::start(&dir.path().join("controller")).await;
         let proxy = LinkFaultProxy::start(SocketAddr::from(([127, 0, 0, 1], 0)), controller.addr())
             .await
             .expect("proxy");
         let site: SiteId = "site-local".parse().expect("site id");
-        let data_dir = dir.path().join("agent");
+        let data_dir = data_dir.unwrap_or_else(|| dir.path().join("agent"));
         controller.enroll_dir(&site, &data_dir);
         let sim_config = SimConfig::local();
         let sim = sim::start(sim_config.clone()).await.expect("simulator");
