@@ -82,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let (first_package, name) = demo.packages.first().cloned().unwrap_or_default();
     let router = demo.sites.first().map_or(1, |s| s.router_id);
+    println!("\nOpen the dashboard: {url}/ (sign in as admin or staff)");
     println!("\nTry it:");
     println!(
         "  TOKEN=$(curl -s {url}/api/auth/login -H 'content-type: application/json' -d '{{\"username\":\"staff\",\"password\":\"{}\"}}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')",
