@@ -323,3 +323,50 @@ async fn the_page_sells_lists_prints_and_says_the_link_state() {
     assert!(page.contains("Online, no sales waiting to sync."), "{page}");
     site.shutdown().await;
 }
+
+/// With `tls = true` the page is HTTPS with the certificate made on first start (kept in the
+/// data dir), and the session cookie is `Secure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_over_https_uses_the_certificate_made_on_first_start() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let site = LocalSite::start(10, |s| {
+        if let Some(l) = s.local.as_mut() {
+            l.tls = true;
+        }
+    })
+    .await;
+    let pem = std::fs::read_to_string(site.data_dir.join("local-tls/cert.pem")).expect("cert kept");
+    let mut roots = rustls::RootCertStore::empty();
+    for c in hotspot_pki::tls::certs_from_pem("cert", &pem).expect("parses") {
+        roots.add(c).expect("root");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(hotspot_pki::tls::ring_provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(site.local_addr())
+        .await
+        .expect("connects");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("the certificate verifies");
+    let body = format!(r#"{{"username":"ana","password":"{PASSWORD}"}}"#);
+    let request = format!(
+        "POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tls.write_all(request.as_bytes()).await.expect("writes");
+    let mut answer = String::new();
+    let _ = tls.read_to_string(&mut answer).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("HttpOnly; SameSite=Strict; Path=/; Secure"),
+        "{answer}"
+    );
+    site.shutdown().await;
+}
