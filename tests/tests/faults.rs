@@ -68,10 +68,6 @@ async fn loss_and_delay_for_a_whole_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "agent bug (agent::local / store, not ours to fix): after ENOSPC the agent keeps \
-            answering 507 once space returns (sled keeps its IO error until reopened), and a \
-            refused sale's vouchers still reach the router unknown to the ledger; run with \
-            --run-ignored to see it"]
 async fn agent_disk_full_refuses_site_sales_and_recovers() {
     scenario("7-agent-disk-full").await;
 }

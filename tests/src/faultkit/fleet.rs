@@ -311,6 +311,11 @@ impl Fleet {
         Ok(())
     }
 
+    /// How the agent process ended, if it did by itself.
+    pub fn agent_exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.agent.as_mut().and_then(Proc::exited)
+    }
+
     /// `kill -9` of the agent.
     pub fn kill_agent(&mut self) {
         if let Some(p) = self.agent.take() {

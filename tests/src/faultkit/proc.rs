@@ -37,6 +37,11 @@ impl Proc {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// How it ended, if it did.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// `kill -9`, and reaps it.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
