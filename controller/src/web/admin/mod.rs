@@ -124,12 +124,17 @@ impl Done {
 }
 
 /// How long ago `at` was, from `now` (Unix seconds): `just now`, `42 s ago`, `5 min ago`.
+/// Past a minute the seconds are dropped: an age is read at a glance, and `10 min 1 s` only
+/// says when the page happened to be drawn.
 pub fn ago(now: i64, at: i64) -> String {
     let secs = now.saturating_sub(at);
     if secs < 5 {
         return "just now".to_owned();
     }
-    let secs = u64::try_from(secs).unwrap_or(0);
+    let mut secs = u64::try_from(secs).unwrap_or(0);
+    if secs >= 60 {
+        secs -= secs % 60;
+    }
     format!("{} ago", hotspot_ui::fmt::duration(secs))
 }
 
@@ -167,6 +172,13 @@ mod tests {
     fn ages_read_like_words() {
         assert_eq!(ago(100, 99), "just now");
         assert_eq!(ago(1000, 700), "5 min ago");
+        assert_eq!(
+            ago(1000, 42),
+            "15 min ago",
+            "seconds are dropped past a minute"
+        );
+        assert_eq!(ago(100, 58), "42 s ago");
+        assert_eq!(ago(10_000, 0), "2 h 46 min ago");
         assert_eq!(when(0), "1970-01-01 00:00 UTC");
     }
 }
