@@ -21,9 +21,9 @@ use crate::linkfault::{Direction, Faults};
 /// How big a run is: the sizes at 1.0; `--soak` runs more.
 ///
 /// CI runs the sizes unscaled: measured on the 2-core machine (debug build, nextest,
-/// nothing else running) the seven scenarios take about 245 s of test time, 150 s of wall time
-/// (scenario 4, the longest, ~57 s; 2 and 3 with their 5,000 vouchers ~46 s and ~37 s), well
-/// inside the 10-minute budget, so nothing is scaled down.
+/// nothing else running) the seven scenarios take 245–320 s of test time, 150–180 s of wall
+/// time (scenarios 2 to 4 ~35–57 s each; scenario 6 varies most, 37–121 s, as convergence
+/// through 30 % loss took 19–105 s), inside the 10-minute budget, so nothing is scaled down.
 #[derive(Debug, Clone, Copy)]
 pub struct Scale {
     /// Multiplies voucher counts.
