@@ -131,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
         vouchers_per_router: 0,
         customers_per_minute: 0.0,
         agents_dial: Some(proxy.local_addr()),
+        site_pages: None,
     })
     .await?;
     let site = &demo.sites[0];

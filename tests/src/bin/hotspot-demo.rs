@@ -37,6 +37,10 @@ struct Args {
     /// Vouchers generated per router at start.
     #[arg(long, default_value_t = 10)]
     vouchers: u32,
+    /// Each agent's local staff page (plain HTTP): the first site's here, the next sites on the
+    /// following ports. `off` serves none.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    site_pages: String,
     /// Exit after setting everything up (for scripted checks).
     #[arg(long)]
     once: bool,
@@ -53,6 +57,13 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    let site_pages = match args.site_pages.as_str() {
+        "off" => None,
+        addr => Some(
+            addr.parse::<SocketAddr>()
+                .with_context(|| format!("--site-pages {addr}: expected ADDR:PORT or off"))?,
+        ),
+    };
     println!("starting the demo fleet in {} …", args.data_dir.display());
     let demo = Demo::start(DemoOptions {
         http: args.http,
@@ -63,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
         vouchers_per_router: args.vouchers,
         customers_per_minute: 6.0,
         agents_dial: None,
+        site_pages,
     })
     .await
     .context("starting the demo (are the ports free? choose others with --http / --fleet)")?;
@@ -79,6 +91,14 @@ async fn main() -> anyhow::Result<()> {
             site.router_id,
             site.sim.api_addr()
         );
+    }
+    for site in &demo.sites {
+        if let Some(page) = site.page {
+            println!(
+                "  {}      the agent's own staff page (works while the uplink is down): http://{page}/",
+                site.id
+            );
+        }
     }
     let (first_package, name) = demo.packages.first().cloned().unwrap_or_default();
     let router = demo.sites.first().map_or(1, |s| s.router_id);

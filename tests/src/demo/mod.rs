@@ -45,6 +45,9 @@ pub struct DemoOptions {
     pub customers_per_minute: f64,
     /// Where agents dial the controller, when not `fleet` itself (a link-fault proxy in tests).
     pub agents_dial: Option<SocketAddr>,
+    /// Each agent's local staff page over plain HTTP: the first site's on this address, the
+    /// next ones on the following ports. `None`: no site pages.
+    pub site_pages: Option<SocketAddr>,
 }
 
 /// One site of the demo.
@@ -53,6 +56,8 @@ pub struct DemoSite {
     pub router_id: u64,
     pub sim: SimHandle,
     pub agent: AgentHandle,
+    /// The agent's local staff page, when the demo serves one.
+    pub page: Option<SocketAddr>,
 }
 
 /// A running demo fleet.
@@ -272,7 +277,14 @@ async fn start_site(opts: &DemoOptions, admin: &Api, n: usize) -> anyhow::Result
     })
     .await
     .map_err(|e| anyhow::anyhow!("enrolling the agent: {e}"))?;
-    let settings = hotspot_agent::config::Settings::new(&data_dir, dial, "localhost");
+    let mut settings = hotspot_agent::config::Settings::new(&data_dir, dial, "localhost");
+    let page = opts.site_pages.map(|first| {
+        let port = first
+            .port()
+            .saturating_add(u16::try_from(n).unwrap_or(0).saturating_sub(1));
+        SocketAddr::new(first.ip(), port)
+    });
+    settings.local = page.map(|listen| hotspot_agent::config::LocalSettings { listen, tls: false });
     let agent = AgentHandle::start(settings)
         .await
         .map_err(|e| anyhow::anyhow!("starting the agent: {e}"))?;
@@ -297,5 +309,6 @@ async fn start_site(opts: &DemoOptions, admin: &Api, n: usize) -> anyhow::Result
         router_id,
         sim,
         agent,
+        page,
     })
 }

@@ -34,6 +34,7 @@ pub fn options(sites: usize, dir: &Path) -> DemoOptions {
         vouchers_per_router: 0,
         customers_per_minute: 0.0,
         agents_dial: None,
+        site_pages: None,
     }
 }
 
