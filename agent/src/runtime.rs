@@ -298,7 +298,8 @@ async fn start_local(
     };
     if settings.tls {
         let acceptor = tls::acceptor(&core.settings.data_dir, addr).map_err(err)?;
-        let listener = tls::TlsListener::new(tcp, acceptor).map_err(|e| err(e.to_string()))?;
+        let listener =
+            tls::TlsListener::new(tcp, acceptor, "local page").map_err(|e| err(e.to_string()))?;
         core.spawn(async move {
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(stopped)

@@ -163,48 +163,14 @@ impl Outbox {
         if bodies.is_empty() {
             return Ok(Vec::new());
         }
-        let encoded = bodies
-            .iter()
-            .map(|b| {
-                let bytes = postcard::to_stdvec(b).map_err(|e| LinkError::Encode(e.to_string()))?;
-                if bytes.len() > self.max_body {
-                    return Err(LinkError::TooLarge {
-                        len: bytes.len(),
-                        max: self.max_body,
-                    });
-                }
-                Ok(bytes)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let n = encoded.len() as u64;
-        self.reserve(n)?;
-        let last_key = self.last_key();
-        let result = (&self.meta, &self.entries).transaction(|(meta, entries)| {
-            let last = opt_seq(meta.get(last_key.as_bytes())?)
-                .map_err(ConflictableTransactionError::Abort)?;
-            for (i, bytes) in encoded.iter().enumerate() {
-                entries.insert(&seq_key(last + 1 + i as u64), bytes.as_slice())?;
-            }
-            meta.insert(last_key.as_bytes(), &seq_key(last + n))?;
-            Ok(last)
-        });
-        let last = match result {
-            Ok(last) => last,
-            Err(e) => {
-                self.len.fetch_sub(n, Ordering::Relaxed);
-                return Err(e.into());
-            }
+        let write = |_: &[sled::transaction::TransactionalTree], _: u64| {
+            Ok::<(), PushAbort<std::convert::Infallible>>(())
         };
-        self.flusher.flush().await?;
-        let newest = last + n;
-        self.durable.send_if_modified(|d| {
-            let raise = newest > *d;
-            if raise {
-                *d = newest;
-            }
-            raise
-        });
-        Ok((last + 1..=newest).collect())
+        match self.push_batch_with(bodies, &[], write).await {
+            Ok((seqs, ())) => Ok(seqs),
+            Err(PushWithError::Link(e)) => Err(e),
+            Err(PushWithError::Aborted(never)) => match never {},
+        }
     }
 
     /// Queues messages like [`Outbox::push_batch`], and in the *same* sled transaction runs

@@ -183,7 +183,11 @@ pub async fn serve_until(
     tracing::info!(http = %http.listen, fleet = %fleet.local_addr()?, "controller serving");
     let served = match (&http.tls_cert, &http.tls_key) {
         (Some(cert), Some(key)) => {
-            let tls = super::https::TlsListener::new(listener, super::https::acceptor(cert, key)?)?;
+            let tls = super::https::TlsListener::new(
+                listener,
+                super::https::acceptor(cert, key)?,
+                "dashboard",
+            )?;
             axum::serve(tls.tap_io(|_| {}), app)
                 .with_graceful_shutdown(until)
                 .await
