@@ -161,32 +161,13 @@ impl LocalStaff {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<(u16, hyper::HeaderMap, Value)> {
-        let mut req = hyper::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("content-type", "application/json");
+        let mut headers = Vec::new();
         if let Some(c) = &self.cookie {
-            req = req.header("cookie", c);
+            headers.push(("cookie", c.as_str()));
         }
         if let Some(t) = &self.csrf {
-            req = req.header("x-csrf-token", t);
+            headers.push(("x-csrf-token", t.as_str()));
         }
-        let bytes = body
-            .map(serde_json::to_vec)
-            .transpose()?
-            .unwrap_or_default();
-        let response = self
-            .client
-            .request(req.body(Full::new(Bytes::from(bytes)))?)
-            .await
-            .with_context(|| format!("{method} {path}"))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok((
-            status,
-            headers,
-            serde_json::from_slice(&body).unwrap_or(Value::Null),
-        ))
+        crate::demo::http::send_json(&self.client, &self.base, method, path, &headers, body).await
     }
 }

@@ -67,28 +67,7 @@ async fn no_session_redirects_to_sign_in(ctx: &Ctx) {
 
 async fn wrong_password_is_said_in_the_page(ctx: &Ctx) {
     ctx.c.goto(&ctx.url("/")).await.expect("goto");
-    ctx.wait_for("#login-form").await;
-    ctx.c
-        .find(Locator::Id("username"))
-        .await
-        .expect("field")
-        .send_keys("staff")
-        .await
-        .expect("type");
-    ctx.c
-        .find(Locator::Id("password"))
-        .await
-        .expect("field")
-        .send_keys("not-the-password")
-        .await
-        .expect("type");
-    ctx.c
-        .find(Locator::Id("sign-in"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    ctx.submit_sign_in("staff", "not-the-password").await;
     ctx.wait_for(".flash-error").await;
     assert_eq!(
         ctx.text(".flash-error").await,

@@ -49,25 +49,15 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<(u16, Value)> {
-        let mut req = hyper::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("content-type", "application/json");
-        if let Some(token) = &self.token {
-            req = req.header("authorization", format!("Bearer {token}"));
-        }
-        let bytes = body
-            .map(serde_json::to_vec)
-            .transpose()?
-            .unwrap_or_default();
-        let response = self
-            .client
-            .request(req.body(Full::new(Bytes::from(bytes)))?)
-            .await
-            .with_context(|| format!("{method} {path}"))?;
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+        let bearer = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .as_deref()
+            .map(|b| ("authorization", b))
+            .into_iter()
+            .collect();
+        let (status, _, answer) =
+            send_json(&self.client, &self.base, method, path, &headers, body).await?;
+        Ok((status, answer))
     }
 
     /// A call that must answer 2xx; its JSON body.
@@ -83,4 +73,39 @@ impl Api {
         }
         Ok(answer)
     }
+}
+
+/// One JSON request to `base` + `path` with extra `headers`: the status, the response headers,
+/// and the JSON body (`Value::Null` for an empty or non-JSON body). Shared by the test clients.
+pub async fn send_json(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> anyhow::Result<(u16, hyper::HeaderMap, Value)> {
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let bytes = body
+        .map(serde_json::to_vec)
+        .transpose()?
+        .unwrap_or_default();
+    let response = client
+        .request(req.body(Full::new(Bytes::from(bytes)))?)
+        .await
+        .with_context(|| format!("{method} {path}"))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((
+        status,
+        headers,
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+    ))
 }
