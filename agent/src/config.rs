@@ -91,6 +91,28 @@ pub struct ControllerSection {
     /// Name the controller's certificate must carry; default: the host part of `address`.
     #[serde(default)]
     pub server_name: Option<String>,
+    /// Longest wait between two reconnect attempts (the waits double from 0.5 s, fully
+    /// jittered): how long the agent may take to notice that the uplink is back.
+    #[serde(default = "default_reconnect_max")]
+    pub reconnect_max: RosDuration,
+}
+
+/// The default ceiling of the agent's reconnect waits.
+pub const DEFAULT_RECONNECT_MAX: RosDuration = RosDuration::from_secs(15);
+
+fn default_reconnect_max() -> RosDuration {
+    DEFAULT_RECONNECT_MAX
+}
+
+impl ControllerSection {
+    /// `address` with the other settings at their defaults.
+    pub fn new(address: impl Into<String>) -> Self {
+        ControllerSection {
+            address: address.into(),
+            server_name: None,
+            reconnect_max: DEFAULT_RECONNECT_MAX,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -218,8 +240,8 @@ impl Settings {
         let defaults = ConfigFile {
             data_dir: data_dir.into(),
             controller: ControllerSection {
-                address: controller.to_string(),
                 server_name: Some(server_name.to_owned()),
+                ..ControllerSection::new(controller.to_string())
             },
             jobs: JobsSection::default(),
             apply: ApplySection::default(),
@@ -294,10 +316,14 @@ impl ConfigFile {
             ("router.connect_timeout", self.router.connect_timeout),
             ("router.command_timeout", self.router.command_timeout),
             ("router.query_deadline", self.router.query_deadline),
+            ("controller.reconnect_max", self.controller.reconnect_max),
         ] {
             if d.as_secs() == 0 {
                 return invalid(key, "must be at least 1s");
             }
+        }
+        if self.controller.reconnect_max.as_secs() > 3600 {
+            return invalid("controller.reconnect_max", "must be at most 1h");
         }
         if !(1..=MAX_BATCH_SIZE).contains(&self.apply.batch_size) {
             return invalid("apply.batch_size", "must be between 1 and 10000");
@@ -320,6 +346,8 @@ impl ConfigFile {
     }
 
     fn build(self, controller: SocketAddr, server_name: String) -> Settings {
+        let defaults = ClientConfig::new(controller, server_name);
+        let backoff_cap = secs(self.controller.reconnect_max).max(defaults.backoff_base);
         Settings {
             data_dir: self.data_dir,
             client: ClientConfig {
@@ -327,7 +355,8 @@ impl ConfigFile {
                     software: format!("hotspot-agent {}", env!("CARGO_PKG_VERSION")),
                     ..LinkConfig::default()
                 },
-                ..ClientConfig::new(controller, server_name)
+                backoff_cap,
+                ..defaults
             },
             jobs: JobSettings {
                 usage_sync: secs(self.jobs.usage_sync),

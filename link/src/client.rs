@@ -51,7 +51,7 @@ pub struct LinkState {
     /// Events waiting for the controller's ack.
     pub outbox_len: u64,
     pub outbox_max: u64,
-    /// Why the last connection or attempt ended.
+    /// Why the last connection or attempt ended (kept while the next session runs).
     pub last_error: Option<String>,
     /// Sessions established since start.
     pub sessions: u64,
@@ -406,7 +406,6 @@ impl<Cmd: Payload, Q: Payload, R: Payload> Inner<Cmd, Q, R> {
                 channel: est.channel.clone(),
             });
             state.sessions += 1;
-            state.last_error = None;
         }
         tracing::info!(controller = %self.config.controller, "connected to the controller");
         let channel = est.channel.clone();

@@ -110,6 +110,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Most simultaneous enrollment exchanges.
     pub max_enrollments: usize,
+    /// Receive buffer asked for the UDP socket (`SO_RCVBUF`), so that a herd of reconnecting
+    /// agents does not overflow it; the kernel grants at most `net.core.rmem_max` (see
+    /// `deploy/README.md`). 0 keeps the kernel's default.
+    pub recv_buffer: usize,
 }
 
 impl Default for ServerConfig {
@@ -120,6 +124,7 @@ impl Default for ServerConfig {
             offline_after: Duration::from_secs(45),
             max_connections: 20_000,
             max_enrollments: 16,
+            recv_buffer: 8 << 20,
         }
     }
 }
@@ -147,7 +152,7 @@ impl ClientConfig {
             controller,
             server_name: server_name.into(),
             backoff_base: Duration::from_millis(500),
-            backoff_cap: Duration::from_secs(60),
+            backoff_cap: Duration::from_secs(15),
             stable_after: Duration::from_secs(30),
         }
     }

@@ -49,6 +49,12 @@ fn fleet(test: &str) -> Fleet {
     .expect("fleet PKI")
 }
 
+/// A free UDP address on loopback, for a controller restarted on the same port.
+fn free_udp() -> std::net::SocketAddr {
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("free port");
+    probe.local_addr().expect("addr")
+}
+
 /// One kill, as seen from outside.
 struct Kill {
     delay: Duration,
@@ -92,10 +98,8 @@ fn kill_repeatedly(
     };
     for i in 0..KILLS {
         let delay = Duration::from_millis(rng.random_range(50..=700));
-        // A restarted controller is found by the agent only after the agent's old connection
-        // idles out (the new process cannot reset it), so half the controller's kills count
-        // their delay from the agent's return: those land while notes flow, the others land
-        // in start-up and recovery.
+        // Half the controller's kills count their delay from the agent's return: those land
+        // while notes flow, the others land in start-up and recovery.
         if which == Victim::Controller && i % 2 == 1 {
             let _ = victim.wait_for("the agent back", Duration::from_secs(10), |p| p.link_up);
         }
@@ -208,18 +212,14 @@ fn a_controller_killed_20_times_loses_nothing_and_applies_nothing_twice() {
     let fleet = fleet("fleet_sigkill_controller");
     let flow = Flow { n: N, rate: RATE };
     // Restarts reuse the first incarnation's port, so the agent finds the new process.
-    let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("free port");
-    let addr = probe.local_addr().expect("addr");
-    drop(probe);
-    // A 1 s idle timeout: the agent gives up on a dead controller's connection sooner.
-    let quick = ["--idle-ms", "1000"];
+    let addr = free_udp();
     let mut controller = fleet
-        .controller(addr, flow, &quick)
+        .controller(addr, flow, &[])
         .expect("controller starts");
     controller
         .wait_for("listening", PATIENCE, |p| p.listening.is_some())
         .expect("controller listens");
-    let agent = fleet.agent(addr, flow, &quick).expect("agent starts");
+    let agent = fleet.agent(addr, flow, &[]).expect("agent starts");
     let outcome = kill_repeatedly(seed, Victim::Controller, &mut controller, &agent);
     judge(
         seed,
@@ -229,4 +229,52 @@ fn a_controller_killed_20_times_loses_nothing_and_applies_nothing_twice() {
         agent,
         &outcome,
     );
+}
+
+/// After a `kill -9` of the controller, the agent learns of the restart from the new process's
+/// stateless reset, not from its own idle timeout: the restarted controller keeps the keys that
+/// make its reset verifiable and the old connection IDs recognisable (with either key fresh,
+/// the old connection's packets are ignored until the agent gives up on it).
+#[test]
+fn an_agent_learns_of_a_controller_restart_from_its_stateless_reset() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fleet = fleet("fleet_reset");
+    let flow = Flow { n: 0, rate: 0 };
+    let addr = free_udp();
+    // A minute of idle timeout on both ends (QUIC takes the lower of the two) and a keep-alive
+    // every 200 ms: within the 30 s this test waits, only the new controller's reset can end
+    // the old connection.
+    let idle = ["--idle-ms", "60000", "--keepalive-ms", "200"];
+    let mut controller = fleet
+        .controller(addr, flow, &idle)
+        .expect("controller starts");
+    controller
+        .wait_for("listening", PATIENCE, |p| p.listening.is_some())
+        .expect("controller listens");
+    let agent = fleet.agent(addr, flow, &idle).expect("agent starts");
+    agent
+        .wait_for("the link up", PATIENCE, |p| p.link_up)
+        .expect("agent connects");
+    for round in 1..=3 {
+        let sessions = agent.progress().sessions;
+        controller.kill().expect("kill");
+        controller.restart().expect("restart");
+        let back = agent
+            .wait_for(
+                "the agent back on the restarted controller",
+                Duration::from_secs(30),
+                |p| p.link_up && p.sessions > sessions,
+            )
+            .unwrap_or_else(|e| panic!("round {round}: {e:#}"));
+        assert_eq!(
+            back.sessions,
+            sessions + 1,
+            "round {round}: one new session"
+        );
+        let why = back.link_error.unwrap_or_default();
+        assert!(
+            why.contains("reset"),
+            "round {round}: the old connection ended with {why:?}, not with the restarted controller's reset"
+        );
+    }
 }

@@ -48,10 +48,7 @@ fn config_from(args: &RunArgs) -> anyhow::Result<ConfigFile> {
             };
             ConfigFile {
                 data_dir: data_dir.clone(),
-                controller: ControllerSection {
-                    address: address.clone(),
-                    server_name: None,
-                },
+                controller: ControllerSection::new(address.clone()),
                 jobs: JobsSection::default(),
                 apply: ApplySection::default(),
                 router: RouterSection::default(),

@@ -15,6 +15,40 @@ fn the_printed_defaults_are_the_code_defaults() {
     assert_eq!(settings.jobs.health, Duration::from_secs(300));
     assert_eq!(settings.apply.batch_size, 500);
     assert_eq!(settings.client.server_name, "controller.example.org");
+    assert_eq!(parsed_reconnect_max(DEFAULT_CONFIG), DEFAULT_RECONNECT_MAX);
+    assert_eq!(settings.client.backoff_cap, Duration::from_secs(15));
+}
+
+fn parsed_reconnect_max(text: &str) -> RosDuration {
+    ConfigFile::parse(text)
+        .expect("parses")
+        .controller
+        .reconnect_max
+}
+
+#[test]
+fn the_reconnect_ceiling_is_the_links_backoff_cap_and_bounded() {
+    let text = "data_dir = \"/d\"\n[controller]\naddress = \"c:1\"\nreconnect_max = \"2m\"\n";
+    let addr: SocketAddr = "127.0.0.1:1".parse().expect("addr");
+    let s = ConfigFile::parse(text)
+        .expect("parses")
+        .into_settings(addr)
+        .expect("valid");
+    assert_eq!(s.client.backoff_cap, Duration::from_secs(120));
+    for (value, key) in [
+        ("0s", "controller.reconnect_max"),
+        ("2h", "controller.reconnect_max"),
+    ] {
+        let text = text.replace("2m", value);
+        let err = ConfigFile::parse(&text)
+            .expect("parses")
+            .into_settings(addr)
+            .expect_err("out of bounds");
+        assert!(
+            matches!(err, ConfigError::Invalid { key: k, .. } if k == key),
+            "{value}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -114,7 +114,7 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
             .map_err(|e| LinkError::Tls(e.to_string()))?;
         let mut quic = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         quic.transport_config(config.link.transport(true)?);
-        let endpoint = endpoint(db, quic, config.listen)?;
+        let endpoint = endpoint(db, quic, config.listen, config.recv_buffer)?;
         let flusher = Arc::new(Flusher::new(db.clone()));
         let inner = Arc::new(Inner {
             link: Arc::new(config.link.clone()),
@@ -316,24 +316,78 @@ impl<Evt: Payload, Q: Payload, R: Payload> Inner<Evt, Q, R> {
 /// Where the stateless-reset key lives in the link's sled trees.
 const RESET_KEY: &[u8] = b"stateless-reset-key";
 
-/// The controller's QUIC endpoint, with a stateless-reset key that survives restarts.
+/// The controller's QUIC endpoint, with a stateless-reset key and connection-ID key that
+/// survive restarts.
 ///
-/// quinn's default makes a random key per process. After a controller crash its agents' old
-/// connections then get resets they cannot verify, ignore them, and reconnect only when their
-/// idle timeout fires (measured: 30 s with the production settings). With the key kept in the
-/// database, the restarted controller's resets are recognised and agents reconnect at once.
+/// After a controller crash its agents keep sending on their old connections. The restarted
+/// process answers a packet for a connection it does not know with a stateless reset, and the
+/// agent reconnects at once, but only when two keys are the same as before the crash:
+/// - the reset key, from which the reset token is derived (quinn's default is random per
+///   process: the agent cannot verify the reset and ignores it);
+/// - the key of quinn's connection-ID generator, which checks that a packet's connection ID
+///   is one this endpoint could have issued before answering it at all (random per process
+///   by default: the old IDs fail the check and their packets are dropped without a reset).
+///
+/// With either key fresh, agents came back only when their idle timeout fired (30 s with the
+/// production settings; `fleet_sigkill` has the test). Both come from the one key kept in
+/// the database.
 fn endpoint(
     db: &sled::Db,
     quic: quinn::ServerConfig,
     listen: std::net::SocketAddr,
+    recv_buffer: usize,
 ) -> Result<quinn::Endpoint, LinkError> {
     let key = stateless_reset_key(db)?;
+    let cid_key = connection_id_key(&key);
     let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
-    let config = quinn::EndpointConfig::new(Arc::new(hmac));
-    let socket = std::net::UdpSocket::bind(listen)?;
+    let mut config = quinn::EndpointConfig::new(Arc::new(hmac));
+    config.cid_generator(move || {
+        Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+    });
+    let socket = udp_socket(listen, recv_buffer)?;
     let runtime = quinn::default_runtime()
         .ok_or_else(|| LinkError::Config("no tokio runtime to run the endpoint on".into()))?;
     Ok(quinn::Endpoint::new(config, Some(quic), socket, runtime)?)
+}
+
+/// The fleet's UDP socket, bound to `listen`, with the receive buffer asked for (what the
+/// kernel granted is logged: it caps the request at `net.core.rmem_max`).
+fn udp_socket(
+    listen: std::net::SocketAddr,
+    recv_buffer: usize,
+) -> Result<std::net::UdpSocket, LinkError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(listen),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    if recv_buffer > 0 {
+        if let Err(e) = socket.set_recv_buffer_size(recv_buffer) {
+            tracing::warn!(
+                asked = recv_buffer,
+                "cannot size the fleet socket's receive buffer: {e}"
+            );
+        }
+        let granted = socket.recv_buffer_size().unwrap_or(0);
+        tracing::info!(
+            asked = recv_buffer,
+            granted,
+            "fleet socket receive buffer (the kernel caps it at net.core.rmem_max)"
+        );
+    }
+    socket.bind(&listen.into())?;
+    Ok(socket.into())
+}
+
+/// The connection-ID generator's key, derived from the stored reset key (a separate HMAC
+/// label, so neither key reveals the other).
+fn connection_id_key(reset_key: &[u8; 32]) -> u64 {
+    let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, reset_key);
+    let tag = ring::hmac::sign(&hmac, b"hotspot-fleet/1 connection id key");
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&tag.as_ref()[..8]);
+    u64::from_le_bytes(first)
 }
 
 /// The 32-byte stateless-reset key, made once and kept (flushed) in `link/meta`.
@@ -358,7 +412,7 @@ pub(crate) fn stateless_reset_key(db: &sled::Db) -> Result<[u8; 32], LinkError> 
 }
 
 #[cfg(test)]
-mod reset_key_tests {
+mod endpoint_tests {
     use super::*;
 
     #[test]
@@ -378,5 +432,19 @@ mod reset_key_tests {
             "kept across restarts"
         );
         assert_ne!(first, [0u8; 32]);
+        assert_ne!(
+            connection_id_key(&first),
+            connection_id_key(&[7u8; 32]),
+            "the connection-ID key follows the stored key"
+        );
+    }
+
+    #[test]
+    fn the_fleet_socket_gets_a_larger_receive_buffer_than_the_kernel_default() {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let size = |s: std::net::UdpSocket| socket2::SockRef::from(&s).recv_buffer_size();
+        let default = size(udp_socket(addr, 0).expect("binds")).expect("reads");
+        let asked = size(udp_socket(addr, 4 * default).expect("binds")).expect("reads");
+        assert!(asked > default, "asked {asked} vs default {default}");
     }
 }

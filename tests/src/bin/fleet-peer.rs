@@ -280,6 +280,10 @@ struct Snapshot {
     applied: u64,
     outbox: Option<u64>,
     link: Option<bool>,
+    /// Agent: why the link last went down.
+    link_error: Option<String>,
+    /// Agent: sessions established since start.
+    sessions: Option<u64>,
     sites: Option<u64>,
 }
 
@@ -302,6 +306,13 @@ impl Reporter {
         self.line("applied", s.applied.to_string());
         if let Some(outbox) = s.outbox {
             self.line("outbox", outbox.to_string());
+        }
+        // The reason first: a parent that sees a new session has its reason already.
+        if let Some(why) = &s.link_error {
+            self.line("link-error", why.clone());
+        }
+        if let Some(n) = s.sessions {
+            self.line("sessions", n.to_string());
         }
         if let Some(up) = s.link {
             self.line("link", if up { "up" } else { "down" }.to_string());
@@ -438,6 +449,8 @@ impl End for ControllerEnd {
                         .unwrap_or(0),
                     outbox: self.server.site_status(site).ok().map(|s| s.outbox_len),
                     link: Some(connected.contains(site)),
+                    link_error: None,
+                    sessions: None,
                     sites: Some(connected.len() as u64),
                 }
             }
@@ -446,6 +459,8 @@ impl End for ControllerEnd {
                 applied: self.inbox.applied_since_start(),
                 outbox: None,
                 link: None,
+                link_error: None,
+                sessions: None,
                 sites: Some(connected.len() as u64),
             },
         }
@@ -654,6 +669,8 @@ impl End for AgentEnd {
                 .unwrap_or(0),
             outbox: Some(status.outbox_len),
             link: Some(status.connected),
+            link_error: status.last_error,
+            sessions: Some(status.sessions),
             sites: None,
         }
     }
@@ -693,18 +710,25 @@ async fn agent(args: AgentArgs) -> Result<std::process::ExitCode> {
     let inbox = NoteInbox::recording(&db)?;
     let fast = common.intervals == Intervals::Fast;
     let ms = Duration::from_millis;
+    let production = ClientConfig::new(args.controller, args.server_name.clone());
     let config = ClientConfig {
         link: common.link(),
-        backoff_base: ms(args.backoff_base_ms.unwrap_or(if fast { 50 } else { 500 })),
-        backoff_cap: ms(args
-            .backoff_cap_ms
-            .unwrap_or(if fast { 400 } else { 60_000 })),
+        backoff_base: args.backoff_base_ms.map(ms).unwrap_or(if fast {
+            ms(50)
+        } else {
+            production.backoff_base
+        }),
+        backoff_cap: args.backoff_cap_ms.map(ms).unwrap_or(if fast {
+            ms(400)
+        } else {
+            production.backoff_cap
+        }),
         stable_after: if fast {
             ms(1000)
         } else {
-            Duration::from_secs(30)
+            production.stable_after
         },
-        ..ClientConfig::new(args.controller, args.server_name.clone())
+        ..production
     };
     let mut tasks = JoinSet::new();
     let sent = Arc::new(AtomicU64::new(0));

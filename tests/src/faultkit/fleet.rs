@@ -22,6 +22,12 @@ pub const SELLER: &str = "seller";
 pub const SELLER_PASSWORD: &str = "fault-suite-seller";
 const ENV_PASSWORD: &str = "FAULT_SUITE_ADMIN_PASSWORD";
 
+/// The processes' log filter: `warn`, or `FAULT_SUITE_LOG` (e.g. `info,hotspot_link=debug`) to
+/// trace a scenario; each process logs to a file in the scenario's data directory.
+fn log_filter() -> String {
+    std::env::var("FAULT_SUITE_LOG").unwrap_or_else(|_| "warn".to_owned())
+}
+
 /// How to start the fleet.
 #[derive(Debug, Clone)]
 pub struct FleetOptions {
@@ -101,7 +107,7 @@ impl Fleet {
             .arg(dir.join("controller"))
             .args(["--username", "admin", "--password-env", ENV_PASSWORD])
             .env(ENV_PASSWORD, ADMIN_PASSWORD)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_filter())
             .status()
             .context("hotspot-controller admin create")?;
         anyhow::ensure!(status.success(), "admin create: {status}");
@@ -157,7 +163,7 @@ impl Fleet {
             ])
             .args(["--server-name", "localhost", "--data-dir"])
             .arg(&f.agent_dir)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_filter())
             .status()
             .context("hotspot-agent enroll")?;
         anyhow::ensure!(status.success(), "agent enroll: {status}");
@@ -272,7 +278,7 @@ impl Fleet {
             .args(["--http", &self.http.to_string()])
             .args(["--fleet", &self.fleet.to_string()])
             .args(["--server-name", "localhost"])
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", log_filter());
         let mut proc = Proc::spawn("controller", cmd, &self.controller_log())?;
         let anonymous = Api::new(self.http);
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -306,7 +312,7 @@ impl Fleet {
         cmd.arg("run")
             .arg("--config")
             .arg(self.agent_config_path())
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", log_filter());
         self.agent = Some(Proc::spawn("agent", cmd, &self.agent_log())?);
         Ok(())
     }

@@ -10,6 +10,8 @@
 //! | `applied K` | notes applied from the peer (controller without `--site`: since start) |
 //! | `outbox L` | notes waiting for the peer's ack |
 //! | `link up` / `link down` | agent: connected; controller: `--site` connected |
+//! | `sessions K` | agent: sessions established since start (a short outage may fall between two `link` lines) |
+//! | `link-error TEXT` | agent: why the link last went down (printed before `link down`) |
 //! | `sites K` | controller: connected sites |
 //! | `latency count=.. p50_us=.. ...` | answer to the `stats` command |
 //! | `ok WORDS` | a stdin command was carried out |
@@ -36,6 +38,10 @@ pub struct Progress {
     pub link_up: bool,
     /// Times the link came up in this process.
     pub link_ups: u64,
+    /// Agent: why the link last went down.
+    pub link_error: Option<String>,
+    /// Agent: sessions established since start.
+    pub sessions: u64,
     pub sites: u64,
     pub latency: Option<LatencySummary>,
     /// How many `latency` lines came (to tell a fresh answer from an old one).
@@ -81,6 +87,8 @@ impl Progress {
                 }
                 self.link_up = up;
             }
+            "sessions" => self.sessions = number().unwrap_or(self.sessions),
+            "link-error" => self.link_error = Some(rest.to_string()),
             "sites" => self.sites = number().unwrap_or(self.sites),
             "latency" => {
                 self.latency = rest.parse().ok();
