@@ -1,6 +1,7 @@
 //! Access control over real HTTP: 401 on every protected operation of the OpenAPI
 //! document, 403 for staff on admin endpoints, disabled accounts shut out at once.
 
+mod common;
 mod support;
 
 use serde_json::json;

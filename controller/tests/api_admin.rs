@@ -2,6 +2,7 @@
 //! in answers, password resets and role changes, the last-admin guard; packages with human
 //! units, validation errors naming their field, archive; the audit log of those changes.
 
+mod common;
 mod support;
 
 use serde_json::json;

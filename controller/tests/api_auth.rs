@@ -1,6 +1,7 @@
 //! Signing in over real HTTP: bearer and cookie sessions, CSRF, login throttling, session
 //! expiry.
 
+mod common;
 mod support;
 
 use serde_json::{Value, json};

@@ -3,6 +3,7 @@
 //! a full outbox, limits and permissions, and durability of every 2xx (the ledger's files
 //! are copied as they are on disk right after the answer and reopened).
 
+mod common;
 mod support;
 
 use std::collections::HashSet;

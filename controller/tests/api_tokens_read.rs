@@ -2,6 +2,7 @@
 //! then `RemoveVoucher` to the agent, record kept) and the listings' filters, pagination and
 //! privacy.
 
+mod common;
 mod support;
 
 use std::collections::HashSet;

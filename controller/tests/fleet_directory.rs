@@ -2,6 +2,7 @@
 //! site's router reaches its agent without waiting for a job, and so does disabling them
 //! (the agent then refuses them at its local page from that contact on).
 
+mod common;
 mod fleet_support;
 
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! against the controller's fleet endpoint (QUIC + TLS on loopback), tokens made through the
 //! HTTP API and spent in the ledger.
 
+mod common;
 mod fleet_support;
 
 use std::time::{Duration, Instant};

@@ -4,6 +4,7 @@
 //! marked stale with its age, for reads; credentials changed offline reach the agent when its
 //! site returns, with the site's catalogue, staff directory and code grant.
 
+mod common;
 mod fleet_support;
 
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 //! done (re-queued vouchers reach the agent as `CreateVouchers`), and the report over HTTP as
 //! JSON and CSV.
 
+mod common;
 mod fleet_support;
 
 use std::sync::Arc;

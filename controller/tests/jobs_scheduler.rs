@@ -1,6 +1,7 @@
 //! The scheduler with an injected clock: usage sync and health at their intervals, the daily
 //! report at the configured local time for the day that ended, without sleeping for hours.
 
+mod common;
 mod fleet_support;
 
 use std::num::NonZeroU64;

@@ -9,6 +9,7 @@
 //! nothing, with the right one the router is added and no password is drawn; a site's
 //! enrollment command is shown; a staff account with a generated password can sign in.
 
+mod common;
 mod fleet_support;
 mod web_support;
 

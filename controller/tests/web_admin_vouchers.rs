@@ -2,6 +2,7 @@
 //! CSRF token; the removal reaches the site's agent). Runs on the API harness, whose fake
 //! agent applies vouchers, so they become active as on a real router.
 
+mod common;
 mod support;
 mod web_support;
 

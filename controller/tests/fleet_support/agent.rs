@@ -5,16 +5,16 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use hotspot_link::{
-    ClientConfig, ClientTls, LinkClient, LinkConfig, PeerId, RecordingInbox, Responder,
-};
-use hotspot_pki::{AgentKey, FleetCa, SiteId};
+use hotspot_link::{ClientTls, LinkClient, PeerId, RecordingInbox, Responder};
+use hotspot_pki::{FleetCa, SiteId};
 use hotspot_shared::domain::{
     ActiveSession, FailureKind, HealthSample, RouterFailure, RouterInfo, RouterSpec,
 };
 use hotspot_shared::fleet::msg::{Answer, Command, Event, Query};
+
+pub use crate::common::agent::client_config;
+use crate::common::agent::site_tls;
 use time::OffsetDateTime;
 
 pub type AgentLink = LinkClient<Event, Command, Query, Answer>;
@@ -95,34 +95,10 @@ pub struct FakeAgent {
     _dir: tempfile::TempDir,
 }
 
-pub fn client_config(controller: SocketAddr) -> ClientConfig {
-    ClientConfig {
-        link: LinkConfig::fast_for_tests(),
-        backoff_base: Duration::from_millis(50),
-        backoff_cap: Duration::from_millis(300),
-        stable_after: Duration::from_secs(1),
-        ..ClientConfig::new(controller, "localhost")
-    }
-}
-
 impl FakeAgent {
     /// Connects as `site` with a certificate signed directly by `ca`.
     pub async fn start(ca: &FleetCa, site: &SiteId, controller: SocketAddr) -> FakeAgent {
-        let key = AgentKey::generate().expect("key");
-        let csr = key.make_csr(site).expect("csr");
-        let cert = ca
-            .sign_agent_csr(
-                &csr,
-                site,
-                time::Duration::days(30),
-                OffsetDateTime::now_utc(),
-            )
-            .expect("cert");
-        let tls = ClientTls {
-            ca: ca.cert_der().clone(),
-            cert_chain: vec![cert.cert_der],
-            key: key.private_key_der(),
-        };
+        let tls = site_tls(ca, site);
         FakeAgent::start_with(tls, site, controller).await
     }
 

@@ -7,11 +7,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hotspot_link::{
-    ClientConfig, ClientTls, LinkClient, LinkConfig, PeerId, RecordingInbox, RefuseRequests,
-};
-use hotspot_pki::{AgentKey, FleetCa, SiteId};
+use hotspot_link::{LinkClient, PeerId, RecordingInbox, RefuseRequests};
+use hotspot_pki::{FleetCa, SiteId};
 use hotspot_shared::fleet::msg::{Answer, Command, Event, Query};
+
+use crate::common::agent::{client_config, site_tls};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -46,33 +46,19 @@ pub struct FakeAgent {
 impl FakeAgent {
     /// Connects as `site` to the controller at `addr`.
     pub async fn start(ca: &FleetCa, site: &SiteId, addr: std::net::SocketAddr) -> FakeAgent {
-        let key = AgentKey::generate().expect("agent key");
-        let csr = key.make_csr(site).expect("csr");
-        let cert = ca
-            .sign_agent_csr(
-                &csr,
-                site,
-                time::Duration::days(30),
-                OffsetDateTime::now_utc(),
-            )
-            .expect("agent cert");
-        let tls = ClientTls {
-            ca: ca.cert_der().clone(),
-            cert_chain: vec![cert.cert_der.clone()],
-            key: key.private_key_der(),
-        };
+        let tls = site_tls(ca, site);
         let dir = tempfile::tempdir().expect("temp dir");
         let db = sled::open(dir.path()).expect("agent sled");
         let commands = RecordingInbox::open(&db, "test/commands").expect("tree");
-        let config = ClientConfig {
-            link: LinkConfig::fast_for_tests(),
-            backoff_base: Duration::from_millis(50),
-            backoff_cap: Duration::from_millis(400),
-            ..ClientConfig::new(addr, "localhost")
-        };
-        let link = AgentLink::start(config, &db, tls, commands.clone(), RefuseRequests)
-            .await
-            .expect("agent starts");
+        let link = AgentLink::start(
+            client_config(addr),
+            &db,
+            tls,
+            commands.clone(),
+            RefuseRequests,
+        )
+        .await
+        .expect("agent starts");
         let seen = Arc::new(Mutex::new(Seen::default()));
         let fail_next = Arc::new(Mutex::new(None));
         let (stop, stopped) = watch::channel(false);

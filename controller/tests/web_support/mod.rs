@@ -6,11 +6,9 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::header::{CONTENT_TYPE, COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
+use hyper::header::{LOCATION, SET_COOKIE};
+
+use crate::common::http::{Body, request};
 
 /// A cookie-keeping client posting forms like a browser on the dashboard.
 pub struct Browser {
@@ -34,39 +32,25 @@ impl Browser {
     }
 
     pub async fn send(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Page {
-        let stream = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .expect("connect");
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("handshake");
-        tokio::spawn(conn);
-        let mut req = Request::builder()
-            .method(Method::from_bytes(method.as_bytes()).expect("method"))
-            .uri(path)
-            .header(HOST, self.addr.to_string());
-        if !self.cookies.is_empty() {
-            let jar: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            req = req.header(COOKIE, jar.join("; "));
+        let jar: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let (jar, origin) = (jar.join("; "), format!("http://{}", self.addr));
+        let mut headers = Vec::new();
+        if !jar.is_empty() {
+            headers.push(("cookie", jar.as_str()));
         }
         let body = match form {
             Some(fields) => {
-                req = req
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .header(ORIGIN, format!("http://{}", self.addr));
-                serde_urlencoded::to_string(fields).expect("form")
+                headers.push(("origin", origin.as_str()));
+                Body::Form(serde_urlencoded::to_string(fields).expect("form"))
             }
-            None => String::new(),
+            None => Body::Empty,
         };
-        let resp = sender
-            .send_request(req.body(Full::new(Bytes::from(body))).expect("request"))
-            .await
-            .expect("response");
-        for c in resp.headers().get_all(SET_COOKIE) {
+        let reply = request(self.addr, method, path, &headers, body).await;
+        for c in reply.headers.get_all(SET_COOKIE) {
             let text = c.to_str().expect("cookie");
             let pair = text.split(';').next().unwrap_or_default();
             if let Some((k, v)) = pair.split_once('=') {
@@ -77,21 +61,11 @@ impl Browser {
                 }
             }
         }
-        let header = |name| {
-            resp.headers()
-                .get(name)
-                .and_then(|v: &hyper::header::HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let location = header(LOCATION);
-        let content_type = header(CONTENT_TYPE).unwrap_or_default();
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
         Page {
-            status,
-            location,
-            content_type,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
+            status: reply.status,
+            location: reply.header(LOCATION.as_str()),
+            body: reply.text(),
+            content_type: reply.content_type,
         }
     }
 
