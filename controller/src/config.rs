@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use self::values::{CookieSecure, Offset, PublicUrl, TimeOfDay};
+pub use self::values::{CookieSecure, Offset, ProxyNet, PublicUrl, TimeOfDay};
 use crate::auth::cookie::CookieSettings;
 use crate::auth::password::{MAX_MEMORY_KIB, PasswordParams};
 use crate::auth::throttle::{ThrottleConfig, ThrottleLimits};

@@ -356,3 +356,72 @@ async fn sessions_expire_by_idle_time_and_lifetime() {
     app.advance(30 * 24 * 3600);
     assert_eq!(app.api.get("/api/auth/me", &bearer).await.status, 401);
 }
+
+/// Failed logins from one address, each with another unknown account (so only the
+/// per-address limit counts), sent with `headers`.
+async fn fail_logins(app: &TestApp, n: usize, headers: &[(&str, &str)]) {
+    for i in 0..n {
+        let r = app
+            .api
+            .send(
+                "POST",
+                "/api/auth/login",
+                headers,
+                Some(&login_body(&format!("ghost{i}"), "guess-guess-1")),
+            )
+            .await;
+        assert_eq!(r.status, 401, "attempt {i}");
+    }
+}
+
+async fn bob_from(app: &TestApp, headers: &[(&str, &str)]) -> u16 {
+    app.api
+        .send(
+            "POST",
+            "/api/auth/login",
+            headers,
+            Some(&login_body("bob", &password("bob"))),
+        )
+        .await
+        .status
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_address_throttle_follows_x_forwarded_for() {
+    let app = TestApp::start_with(|c| {
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().expect("net")];
+        c.auth.throttle.address_max_failures = std::num::NonZeroU32::new(4).expect("4");
+    })
+    .await;
+    let guesser = [("x-forwarded-for", "203.0.113.5")];
+    fail_logins(&app, 4, &guesser).await;
+    assert_eq!(
+        bob_from(&app, &guesser).await,
+        429,
+        "the guessing address is locked"
+    );
+    // Another customer behind the same proxy signs in; a spoofed entry left of the proxy's
+    // does not move the guesser elsewhere.
+    assert_eq!(
+        bob_from(&app, &[("x-forwarded-for", "198.51.100.7")]).await,
+        200
+    );
+    assert_eq!(
+        bob_from(&app, &[("x-forwarded-for", "198.51.100.8, 203.0.113.5")]).await,
+        429
+    );
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_x_forwarded_for_cannot_dodge_the_throttle() {
+    let app = TestApp::start_with(|c| {
+        c.auth.throttle.address_max_failures = std::num::NonZeroU32::new(4).expect("4");
+    })
+    .await;
+    fail_logins(&app, 4, &[("x-forwarded-for", "203.0.113.5")]).await;
+    // The header is not believed: every request came from 127.0.0.1, now locked.
+    assert_eq!(
+        bob_from(&app, &[("x-forwarded-for", "198.51.100.7")]).await,
+        429
+    );
+}

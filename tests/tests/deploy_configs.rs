@@ -17,6 +17,13 @@ fn the_controller_example_config_loads() {
         config.data_dir,
         PathBuf::from("/var/lib/hotspot-controller")
     );
+    let proxies: Vec<String> = config
+        .http
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(proxies, ["127.0.0.1", "::1"], "the local reverse proxy");
 }
 
 #[test]

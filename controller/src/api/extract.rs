@@ -39,6 +39,7 @@ use crate::app::AppState;
 use crate::auth::csrf::{self, CsrfError};
 use crate::auth::roles::{self, RoleKind};
 use crate::auth::token::{SessionError, SessionKind as TokenKind, SessionToken, TokenHash};
+use crate::config::ProxyNet;
 use crate::store::{
     MAX_PAGE, PageRequest, Role, SessionKind, SessionRecord, StaffRecord, Stamp, StoreError,
 };
@@ -260,6 +261,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        if let Some(ResolvedClient(ip)) = parts.extensions.get::<ResolvedClient>() {
+            return Ok(ClientAddr(*ip));
+        }
         match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(addr)) => Ok(ClientAddr(addr.ip())),
             None => {
@@ -273,6 +277,47 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
             }
         }
     }
+}
+
+/// The client's address as the `resolve_client` layer found it, through trusted proxies.
+#[derive(Clone, Copy, Debug)]
+pub struct ResolvedClient(pub IpAddr);
+
+/// The client of a request that arrived from `peer`. When `peer` is one of the `trusted`
+/// proxies, the `X-Forwarded-For` entries are read from the right (each proxy appends the
+/// address it got the request from) and the first one that is not a trusted proxy is the
+/// client; entries left of it were written by the client and are ignored. An entry that is not
+/// an address stops the walk at the last trusted hop. Otherwise the client is `peer`.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ProxyNet]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .collect();
+    let mut client = peer;
+    for entry in entries.iter().rev() {
+        let Some(ip) = forwarded_ip(entry.trim()) else {
+            return client;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            return ip;
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry: `IP`, `IPv4:port` or `[IPv6]:port`.
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 /// A JSON body; a bad one is answered with our JSON error (400, 413, 415 or 422).
@@ -385,5 +430,80 @@ pub fn link_err(e: LinkError) -> ApiError {
         e @ LinkError::Offline { .. } => ApiError::site_offline(e.to_string()),
         e @ LinkError::Timeout(_) => ApiError::new(ErrorCode::Timeout, e.to_string()),
         other => ApiError::internal(other),
+    }
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().expect("header value"));
+        }
+        h
+    }
+
+    fn nets(list: &[&str]) -> Vec<ProxyNet> {
+        list.iter().map(|n| n.parse().expect("net")).collect()
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_header_is_ignored() {
+        let h = xff(&["203.0.113.5"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &[]), ip("127.0.0.1"));
+        let other = nets(&["10.0.0.0/8"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &other), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_client_and_what_the_client_wrote_is_ignored() {
+        let trusted = nets(&["127.0.0.1", "10.0.0.0/8"]);
+        let peer = ip("127.0.0.1");
+        assert_eq!(
+            client_ip(peer, &xff(&["203.0.113.5"]), &trusted),
+            ip("203.0.113.5")
+        );
+        // The client sent "1.2.3.4" itself; the proxy appended the real address.
+        assert_eq!(
+            client_ip(peer, &xff(&["1.2.3.4, 203.0.113.5"]), &trusted),
+            ip("203.0.113.5")
+        );
+        // Two proxies in a row (one header line each), the inner one trusted too.
+        assert_eq!(
+            client_ip(peer, &xff(&["1.2.3.4, 203.0.113.5", "10.0.0.7"]), &trusted),
+            ip("203.0.113.5")
+        );
+        assert_eq!(
+            client_ip(peer, &xff(&["[2001:db8::5]:4711"]), &trusted),
+            ip("2001:db8::5")
+        );
+        assert_eq!(
+            client_ip(peer, &xff(&["198.51.100.7:5555"]), &trusted),
+            ip("198.51.100.7")
+        );
+        // No header: the proxy itself.
+        assert_eq!(client_ip(peer, &HeaderMap::new(), &trusted), peer);
+        // Everything trusted: the leftmost hop.
+        assert_eq!(
+            client_ip(peer, &xff(&["10.1.1.1, 10.2.2.2"]), &trusted),
+            ip("10.1.1.1")
+        );
+    }
+
+    #[test]
+    fn garbage_stops_at_the_last_trusted_hop() {
+        let trusted = nets(&["127.0.0.1", "10.0.0.0/8"]);
+        let peer = ip("127.0.0.1");
+        assert_eq!(client_ip(peer, &xff(&["unknown"]), &trusted), peer);
+        assert_eq!(
+            client_ip(peer, &xff(&["203.0.113.5, junk, 10.0.0.7"]), &trusted),
+            ip("10.0.0.7")
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::values::{CookieSecure, Offset, PublicUrl, TimeOfDay, listen_addr};
+use super::values::{CookieSecure, Offset, ProxyNet, PublicUrl, TimeOfDay, listen_addr};
 use super::{nz32, nz64};
 
 /// `[http]`: the dashboard and JSON API.
@@ -31,6 +31,10 @@ pub struct HttpConfig {
     pub body_limit_kib: NonZeroU32,
     /// `Secure` session cookie: auto, true or false. Default auto.
     pub cookie_secure: CookieSecure,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for login throttling per
+    /// address). Default none: the header is ignored, since anyone could send it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<ProxyNet>,
 }
 
 impl Default for HttpConfig {
@@ -42,6 +46,7 @@ impl Default for HttpConfig {
             tls_key: None,
             body_limit_kib: nz32(256),
             cookie_secure: CookieSecure::Auto,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! reported by the TOML parser with its line and column.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use serde::de::{self, Deserializer, Visitor};
@@ -205,6 +205,36 @@ impl Serialize for CookieSecure {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn proxy_networks_parse_match_and_print() {
+        let net: ProxyNet = "10.0.0.0/8".parse().expect("network");
+        assert!(net.contains("10.1.2.3".parse().expect("ip")));
+        assert!(net.contains("::ffff:10.9.9.9".parse().expect("mapped")));
+        assert!(!net.contains("11.0.0.1".parse().expect("ip")));
+        assert!(!net.contains("::1".parse().expect("ip")));
+        assert_eq!(net.to_string(), "10.0.0.0/8");
+        let one: ProxyNet = " 127.0.0.1 ".parse().expect("address");
+        assert!(one.contains("127.0.0.1".parse().expect("ip")));
+        assert!(!one.contains("127.0.0.2".parse().expect("ip")));
+        assert_eq!(one.to_string(), "127.0.0.1");
+        let v6: ProxyNet = "fd00::/8".parse().expect("v6 network");
+        assert!(v6.contains("fd12::1".parse().expect("ip")));
+        assert!(!v6.contains("fe80::1".parse().expect("ip")));
+        let all: ProxyNet = "0.0.0.0/0".parse().expect("everything");
+        assert!(all.contains("203.0.113.9".parse().expect("ip")));
+        for bad in [
+            "10.0.0.0/33",
+            "fd00::/129",
+            "proxy.lan",
+            "10.0.0.0/",
+            "10.0.0/8",
+            "",
+        ] {
+            let err = bad.parse::<ProxyNet>().expect_err(bad);
+            assert!(err.contains("not an IP address or network"), "{bad}: {err}");
+        }
+    }
     use super::*;
 
     #[test]
@@ -224,3 +254,67 @@ mod tests {
         }
     }
 }
+
+/// An address or network (`10.0.0.0/8`, `fd00::/8`, `127.0.0.1`) that requests may come
+/// through from a reverse proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProxyNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl ProxyNet {
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts as its IPv4 form).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        let (net, ip, bits) = match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                (u128::from(n.to_bits()), u128::from(a.to_bits()), 32)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => (n.to_bits(), a.to_bits(), 128),
+            _ => return false,
+        };
+        let prefix = u32::from(self.prefix);
+        if prefix == 0 {
+            return true;
+        }
+        let shift = bits - prefix;
+        net >> shift == ip >> shift
+    }
+}
+
+impl FromStr for ProxyNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "{s:?} is not an IP address or network; write e.g. \"127.0.0.1\", \"10.0.0.0/8\" or \"fd00::/8\""
+            )
+        };
+        let t = s.trim();
+        let (addr, prefix) = match t.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (t, None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let addr = addr.to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+        };
+        Ok(ProxyNet { addr, prefix })
+    }
+}
+
+impl fmt::Display for ProxyNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let max = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.prefix == max {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.prefix)
+        }
+    }
+}
+string_value!(ProxyNet);
