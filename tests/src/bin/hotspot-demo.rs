@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
+use hotspot_tests::demo::http::Api;
 use hotspot_tests::demo::{Demo, DemoOptions};
 
 #[derive(Parser)]
@@ -100,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
+    print_routers(&demo).await;
     let (first_package, name) = demo.packages.first().cloned().unwrap_or_default();
     let router = demo.sites.first().map_or(1, |s| s.router_id);
     println!("\nOpen the dashboard: {url}/ (sign in as admin or staff)");
@@ -121,4 +123,44 @@ async fn main() -> anyhow::Result<()> {
             .context("waiting for Ctrl-C")?;
     }
     demo.shutdown().await
+}
+
+/// Each router as the controller reads it through the site's agent (RouterOS API calls made
+/// now: `/api/routers/{id}/info` and `/stats`), and the hotspot users the router holds.
+async fn print_routers(demo: &Demo) {
+    println!("\nRouters, read now through each site's agent:");
+    let admin = match Api::new(demo.http)
+        .login("admin", &demo.admin_password)
+        .await
+    {
+        Ok(api) => api,
+        Err(e) => {
+            println!("  (cannot sign in to read them: {e:#})");
+            return;
+        }
+    };
+    for site in &demo.sites {
+        let id = site.router_id;
+        let read = async {
+            let info = admin
+                .expect_ok("GET", &format!("/api/routers/{id}/info"), None)
+                .await?;
+            let stats = admin
+                .expect_ok("GET", &format!("/api/routers/{id}/stats"), None)
+                .await?;
+            anyhow::Ok((info["info"].clone(), stats["stats"].clone()))
+        };
+        match read.await {
+            Ok((info, stats)) => println!(
+                "  router {id}: identity {}, model {}, RouterOS {}, CPU {} %, {} hotspot users, {} logged in",
+                info["identity"].as_str().unwrap_or("?"),
+                info["model"].as_str().unwrap_or("?"),
+                info["version"].as_str().unwrap_or("?"),
+                stats["cpu_load"],
+                site.sim.user_count(),
+                stats["active_users"],
+            ),
+            Err(e) => println!("  router {id}: not readable now: {e:#}"),
+        }
+    }
 }
