@@ -1,0 +1,55 @@
+//! The README's first command, run as a command: `hotspot-demo --once` on free ports sets up
+//! the fleet (PKI, enrollment over QUIC, routers added through the API), prints the generated
+//! passwords and each router as read now through its agent, and exits 0.
+
+use std::process::Command;
+
+fn free_port(udp: bool) -> String {
+    let addr = if udp {
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .expect("free udp port")
+    } else {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .expect("free tcp port")
+    };
+    addr.to_string()
+}
+
+#[test]
+fn the_demo_command_sets_up_the_fleet_and_prints_each_router() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_hotspot-demo"))
+        .arg("--once")
+        .arg("--data-dir")
+        .arg(dir.path().join("demo"))
+        .args(["--http", &free_port(false), "--fleet", &free_port(true)])
+        .args(["--sites", "2", "--vouchers", "3", "--site-pages", "off"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("hotspot-demo runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("super admin admin / "), "{stdout}");
+    assert!(stdout.contains("staff       staff / "), "{stdout}");
+    let routers: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("router "))
+        .collect();
+    assert_eq!(routers.len(), 2, "one line per router:\n{stdout}");
+    for (i, line) in routers.iter().enumerate() {
+        let n = i + 1;
+        assert!(
+            line.contains(&format!("router {n}: identity cafe-{n}, model "))
+                && line.contains("RouterOS 7.")
+                && line.contains("hotspot users"),
+            "router {n} read through its agent: {line}"
+        );
+    }
+}
