@@ -20,17 +20,8 @@ const N: u64 = 5000;
 const PATIENCE: Duration = Duration::from_secs(80);
 
 fn fleet(test: &str) -> Fleet {
-    let root = tempfile::Builder::new()
-        .prefix(&format!("{test}-"))
-        .tempdir()
-        .expect("temp dir")
-        .keep();
-    Fleet::new(
-        Path::new(env!("CARGO_BIN_EXE_fleet-peer")),
-        root,
-        "site-lossy",
-    )
-    .expect("fleet PKI")
+    Fleet::in_temp_dir(Path::new(env!("CARGO_BIN_EXE_fleet-peer")), test, "site-lossy")
+        .expect("fleet PKI")
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -36,17 +36,8 @@ fn seed() -> u64 {
 }
 
 fn fleet(test: &str) -> Fleet {
-    let root = tempfile::Builder::new()
-        .prefix(&format!("{test}-"))
-        .tempdir()
-        .expect("temp dir")
-        .keep();
-    Fleet::new(
-        Path::new(env!("CARGO_BIN_EXE_fleet-peer")),
-        root,
-        "site-crashy",
-    )
-    .expect("fleet PKI")
+    Fleet::in_temp_dir(Path::new(env!("CARGO_BIN_EXE_fleet-peer")), test, "site-crashy")
+        .expect("fleet PKI")
 }
 
 /// A free UDP address on loopback, for a controller restarted on the same port.

@@ -44,6 +44,16 @@ impl Fleet {
         })
     }
 
+    /// [`Fleet::new`] in a fresh temporary directory named after `test`, kept after the run
+    /// (the `Drop` below removes it unless the test failed).
+    pub fn in_temp_dir(bin: &Path, test: &str, site: &str) -> Result<Fleet> {
+        let root = tempfile::Builder::new()
+            .prefix(&format!("{test}-"))
+            .tempdir()?
+            .keep();
+        Fleet::new(bin, root, site)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
