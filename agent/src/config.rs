@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hotspot_link::{ClientConfig, LinkConfig};
+use hotspot_link::{ClientConfig, Congestion, LinkConfig};
 use hotspot_shared::fleet::msg::MAX_VOUCHERS_PER_COMMAND;
 use hotspot_shared::units::RosDuration;
 use serde::Deserialize;
@@ -95,6 +95,9 @@ pub struct ControllerSection {
     /// jittered): how long the agent may take to notice that the uplink is back.
     #[serde(default = "default_reconnect_max")]
     pub reconnect_max: RosDuration,
+    /// QUIC congestion control of what the agent sends: `bbr` (default) or `cubic`.
+    #[serde(default)]
+    pub congestion: Congestion,
 }
 
 /// The default ceiling of the agent's reconnect waits.
@@ -111,6 +114,7 @@ impl ControllerSection {
             address: address.into(),
             server_name: None,
             reconnect_max: DEFAULT_RECONNECT_MAX,
+            congestion: Congestion::default(),
         }
     }
 }
@@ -353,6 +357,7 @@ impl ConfigFile {
             client: ClientConfig {
                 link: LinkConfig {
                     software: format!("hotspot-agent {}", env!("CARGO_PKG_VERSION")),
+                    congestion: self.controller.congestion,
                     ..LinkConfig::default()
                 },
                 backoff_cap,

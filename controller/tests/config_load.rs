@@ -123,6 +123,7 @@ fn bad_values_are_refused_with_the_line_and_a_hint() {
             "https://",
         ),
         ("[fleet]\nheartbeat_secs = 0", "line 2", "nonzero"),
+        ("[fleet]\ncongestion = \"reno\"", "line 2", "bbr"),
         ("[jobs]\nreconcile_at = \"25:00\"", "line 2", "HH:MM"),
         ("[jobs]\nutc_offset = \"Europe/Paris\"", "line 2", "+HH:MM"),
         ("[vouchers]\nmax_batch = -1", "line 2", "max_batch"),
@@ -254,4 +255,23 @@ fn next_reconcile_uses_the_fixed_offset() {
     // Exactly at the time, the next run is tomorrow.
     let at = datetime!(2026-11-25 23:00 UTC);
     assert_eq!(c.jobs.next_reconcile(at), datetime!(2026-11-26 23:00 UTC));
+}
+
+#[test]
+fn the_fleet_congestion_control_reaches_the_link() {
+    use hotspot_link::Congestion;
+    let default = Config::default();
+    assert_eq!(
+        hotspot_controller::fleet::server_config(&default)
+            .link
+            .congestion,
+        Congestion::Bbr
+    );
+    let cubic = Config::from_toml("[fleet]\ncongestion = \"cubic\"").unwrap();
+    assert_eq!(
+        hotspot_controller::fleet::server_config(&cubic)
+            .link
+            .congestion,
+        Congestion::Cubic
+    );
 }

@@ -43,7 +43,7 @@ mod registry;
 mod session;
 
 pub use client::{ClientTls, LinkClient, LinkState};
-pub use config::{ClientConfig, LinkConfig, ServerConfig};
+pub use config::{ClientConfig, Congestion, LinkConfig, ServerConfig};
 pub use durable::Flusher;
 pub use enroll::enroll;
 pub use error::{ApplyError, LinkError};

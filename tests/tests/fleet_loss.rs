@@ -20,8 +20,12 @@ const N: u64 = 5000;
 const PATIENCE: Duration = Duration::from_secs(80);
 
 fn fleet(test: &str) -> Fleet {
-    Fleet::in_temp_dir(Path::new(env!("CARGO_BIN_EXE_fleet-peer")), test, "site-lossy")
-        .expect("fleet PKI")
+    Fleet::in_temp_dir(
+        Path::new(env!("CARGO_BIN_EXE_fleet-peer")),
+        test,
+        "site-lossy",
+    )
+    .expect("fleet PKI")
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -36,8 +36,12 @@ fn seed() -> u64 {
 }
 
 fn fleet(test: &str) -> Fleet {
-    Fleet::in_temp_dir(Path::new(env!("CARGO_BIN_EXE_fleet-peer")), test, "site-crashy")
-        .expect("fleet PKI")
+    Fleet::in_temp_dir(
+        Path::new(env!("CARGO_BIN_EXE_fleet-peer")),
+        test,
+        "site-crashy",
+    )
+    .expect("fleet PKI")
 }
 
 /// A free UDP address on loopback, for a controller restarted on the same port.

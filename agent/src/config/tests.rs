@@ -27,6 +27,28 @@ fn parsed_reconnect_max(text: &str) -> RosDuration {
 }
 
 #[test]
+fn congestion_control_is_bbr_unless_cubic_is_chosen() {
+    let addr: SocketAddr = "127.0.0.1:1".parse().expect("addr");
+    let base = "data_dir = \"/d\"\n[controller]\naddress = \"c:1\"\n";
+    let settings = |text: &str| {
+        ConfigFile::parse(text)
+            .expect("parses")
+            .into_settings(addr)
+            .expect("valid")
+    };
+    assert_eq!(settings(base).client.link.congestion, Congestion::Bbr);
+    assert_eq!(
+        settings(&format!("{base}congestion = \"cubic\"\n"))
+            .client
+            .link
+            .congestion,
+        Congestion::Cubic
+    );
+    let err = ConfigFile::parse(&format!("{base}congestion = \"reno\"\n")).expect_err("unknown");
+    assert!(err.contains("line 4") && err.contains("bbr"), "{err}");
+}
+
+#[test]
 fn the_reconnect_ceiling_is_the_links_backoff_cap_and_bounded() {
     let text = "data_dir = \"/d\"\n[controller]\naddress = \"c:1\"\nreconnect_max = \"2m\"\n";
     let addr: SocketAddr = "127.0.0.1:1".parse().expect("addr");

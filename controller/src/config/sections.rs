@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::PathBuf;
 
+use hotspot_link::Congestion;
 use serde::{Deserialize, Serialize};
 
 use super::values::{CookieSecure, Offset, ProxyNet, PublicUrl, TimeOfDay, listen_addr};
@@ -80,6 +81,8 @@ pub struct FleetConfig {
     pub heartbeat_secs: NonZeroU64,
     /// A site silent this long is offline, seconds (above `heartbeat_secs`). Default 45.
     pub offline_after_secs: NonZeroU64,
+    /// QUIC congestion control of what the controller sends: `bbr` or `cubic`. Default bbr.
+    pub congestion: Congestion,
 }
 
 impl Default for FleetConfig {
@@ -92,6 +95,7 @@ impl Default for FleetConfig {
             key: None,
             heartbeat_secs: nz64(10),
             offline_after_secs: nz64(45),
+            congestion: Congestion::default(),
         }
     }
 }

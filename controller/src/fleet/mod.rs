@@ -45,6 +45,7 @@ pub fn server_config(config: &Config) -> ServerConfig {
     ServerConfig {
         link: LinkConfig {
             heartbeat_interval: Duration::from_secs(config.fleet.heartbeat_secs.get()),
+            congestion: config.fleet.congestion,
             ..LinkConfig::default()
         },
         listen: config.fleet.listen,
