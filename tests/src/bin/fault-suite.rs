@@ -6,7 +6,10 @@
 //! target/release/fault-suite            # CI sizes
 //! target/release/fault-suite --soak     # 4× the vouchers, 3× the faults
 //! target/release/fault-suite --scale 0.2 3-agent-kill9
+//! FAULT_SUITE_CONGESTION=cubic target/release/fault-suite 6-loss-and-delay   # vs BBR
 //! ```
+//!
+//! `FAULT_SUITE_LOG` sets the processes' log filter (logs stay in `--data-dir`).
 
 use std::path::PathBuf;
 

@@ -22,6 +22,12 @@ pub const SELLER: &str = "seller";
 pub const SELLER_PASSWORD: &str = "fault-suite-seller";
 const ENV_PASSWORD: &str = "FAULT_SUITE_ADMIN_PASSWORD";
 
+/// `FAULT_SUITE_CONGESTION=cubic|bbr`: the link's congestion control on both ends, written
+/// into both config files (default: the product's own default), to compare the two.
+fn congestion_override() -> Option<String> {
+    std::env::var("FAULT_SUITE_CONGESTION").ok()
+}
+
 /// The processes' log filter: `warn`, or `FAULT_SUITE_LOG` (e.g. `info,hotspot_link=debug`) to
 /// trace a scenario; each process logs to a file in the scenario's data directory.
 fn log_filter() -> String {
@@ -218,8 +224,11 @@ impl Fleet {
             Some(addr) => format!("\n[local]\nlisten = \"{addr}\"\ntls = false\n"),
             None => String::new(),
         };
+        let congestion = congestion_override()
+            .map(|c| format!("congestion = {c:?}\n"))
+            .unwrap_or_default();
         let main = format!(
-            "data_dir = {:?}\n\n[controller]\naddress = \"{}\"\nserver_name = \"localhost\"\n\n\
+            "data_dir = {:?}\n\n[controller]\naddress = \"{}\"\nserver_name = \"localhost\"\n{congestion}\n\
              [jobs]\nusage_sync = \"{}s\"\n\n[apply]\nretry_min = \"1s\"\nretry_max = \"2s\"\npoll = \"2s\"\n",
             self.agent_dir.display().to_string(),
             self.proxy.local_addr(),
@@ -279,6 +288,11 @@ impl Fleet {
             .args(["--fleet", &self.fleet.to_string()])
             .args(["--server-name", "localhost"])
             .env("RUST_LOG", log_filter());
+        if let Some(congestion) = congestion_override() {
+            let path = self.dir.join("controller.toml");
+            std::fs::write(&path, format!("[fleet]\ncongestion = {congestion:?}\n"))?;
+            cmd.arg("--config").arg(path);
+        }
         let mut proc = Proc::spawn("controller", cmd, &self.controller_log())?;
         let anonymous = Api::new(self.http);
         let deadline = Instant::now() + Duration::from_secs(60);
