@@ -3,15 +3,18 @@
 //!
 //! These machines are noisy, so nothing here asserts on how long anything took: tests assert on
 //! counts, with wide statistical bands, and wait by polling with generous deadlines. Senders
-//! keep a window of datagrams in flight so that no loopback socket buffer overflows (which
-//! would look like the proxy losing datagrams).
+//! keep a window of datagrams in flight, and every socket asks for a large receive buffer
+//! (`linkfault::bind_udp`), so that no loopback socket buffer overflows (which would look like
+//! the proxy losing datagrams).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hotspot_tests::linkfault::{Direction, Faults, LinkFaultProxy, ProxyConfig, ProxyStats};
+use hotspot_tests::linkfault::{
+    Direction, Faults, LinkFaultProxy, ProxyConfig, ProxyStats, bind_udp,
+};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
@@ -44,7 +47,7 @@ impl Upstream {
     }
 
     async fn bind(addr: SocketAddr, echo: bool) -> Upstream {
-        let socket = UdpSocket::bind(addr).await.expect("bind upstream");
+        let socket = bind_udp(addr).expect("bind upstream");
         let addr = socket.local_addr().expect("upstream addr");
         let received: Log<(SocketAddr, Vec<u8>)> = Arc::default();
         let log = received.clone();
@@ -106,7 +109,7 @@ struct Client {
 
 impl Client {
     async fn new(proxy: SocketAddr) -> Client {
-        let socket = Arc::new(UdpSocket::bind(loopback()).await.expect("bind client"));
+        let socket = Arc::new(bind_udp(loopback()).expect("bind client"));
         socket.connect(proxy).await.expect("connect client");
         let received: Log<Vec<u8>> = Arc::default();
         let (reader, log) = (socket.clone(), received.clone());
@@ -137,9 +140,21 @@ impl Client {
     /// sent datagrams whose fate is known). If nothing moves for a while it carries on rather
     /// than hang; the test's own assertions then say what went missing.
     async fn send_windowed(&self, payloads: &[Vec<u8>], accounted: impl Fn() -> usize) {
+        self.send_windowed_by(WINDOW, payloads, accounted).await;
+    }
+
+    /// [`send_windowed`](Self::send_windowed) with another window: where each datagram comes
+    /// back several times, the window shrinks by that factor so that the datagrams in flight
+    /// towards one socket stay within its receive buffer.
+    async fn send_windowed_by(
+        &self,
+        window: usize,
+        payloads: &[Vec<u8>],
+        accounted: impl Fn() -> usize,
+    ) {
         for (sent, p) in payloads.iter().enumerate() {
             let deadline = Instant::now() + Duration::from_secs(2);
-            while sent >= accounted() + WINDOW && Instant::now() < deadline {
+            while sent >= accounted() + window && Instant::now() < deadline {
                 sleep(Duration::from_millis(1)).await;
             }
             self.send(p).await;
@@ -423,7 +438,12 @@ async fn full_duplication_doubles_each_way() {
 
     // Each request reaches the upstream twice; each of its two echoes reaches the client twice.
     let sent = numbered(300, 48);
-    client.send_windowed(&sent, || client.count() / 4).await;
+    // Four echoes per request: a quarter of the window keeps 64 datagrams in flight to the
+    // client (a full window overflowed its socket buffer on a busy machine: lost datagrams
+    // the proxy never saw).
+    client
+        .send_windowed_by(WINDOW / 4, &sent, || client.count() / 4)
+        .await;
     eventually("four echoes of each", || client.count() == 1200).await;
     assert_eq!(upstream.count(), 600);
 

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -97,7 +96,7 @@ impl LinkFaultProxy {
         upstream: SocketAddr,
         config: ProxyConfig,
     ) -> io::Result<LinkFaultProxy> {
-        let socket = Arc::new(UdpSocket::bind(listen).await?);
+        let socket = Arc::new(super::bind_udp(listen)?);
         let local_addr = socket.local_addr()?;
         let (stop, stop_rx) = watch::channel(false);
         let counters = Arc::new(Counters::default());

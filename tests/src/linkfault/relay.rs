@@ -327,7 +327,7 @@ async fn upstream_socket(upstream: SocketAddr) -> io::Result<UdpSocket> {
         (false, true) => Ipv6Addr::LOCALHOST.into(),
         (false, false) => Ipv6Addr::UNSPECIFIED.into(),
     };
-    let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+    let socket = super::bind_udp(SocketAddr::new(ip, 0))?;
     socket.connect(upstream).await?;
     Ok(socket)
 }
