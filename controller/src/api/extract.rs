@@ -252,20 +252,22 @@ impl Activity {
 }
 
 /// The client's IP address (from `ConnectInfo`; serve with
-/// `into_make_service_with_connect_info::<SocketAddr>()`). Without it every client shares
-/// `0.0.0.0`, which makes the per-address login throttle global: a warning is logged.
+/// `into_make_service_with_connect_info::<SocketAddr>()`), through the `http.trusted_proxies`
+/// (see [`client_ip`]). Without `ConnectInfo` every client shares `0.0.0.0`, which makes the
+/// per-address login throttle global: a warning is logged.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddr(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        if let Some(ResolvedClient(ip)) = parts.extensions.get::<ResolvedClient>() {
-            return Ok(ClientAddr(*ip));
-        }
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(addr)) => Ok(ClientAddr(addr.ip())),
+            Some(ConnectInfo(peer)) => Ok(ClientAddr(client_ip(
+                peer.ip(),
+                &parts.headers,
+                &state.config.http.trusted_proxies,
+            ))),
             None => {
                 static WARNED: std::sync::Once = std::sync::Once::new();
                 WARNED.call_once(|| {
@@ -278,10 +280,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
         }
     }
 }
-
-/// The client's address as the `resolve_client` layer found it, through trusted proxies.
-#[derive(Clone, Copy, Debug)]
-pub struct ResolvedClient(pub IpAddr);
 
 /// The client of a request that arrived from `peer`. When `peer` is one of the `trusted`
 /// proxies, the `X-Forwarded-For` entries are read from the right (each proxy appends the

@@ -6,21 +6,17 @@
 //!   `timeout` (a dashboard page gets a 504 page). Handlers whose work must not be cut in
 //!   half (voucher generation) run that work in a spawned task, so dropping the request
 //!   future cannot tear it;
-//! - **resolve client**: the client's address for login throttling, through the
-//!   `http.trusted_proxies` (see [`client_ip`]);
 //! - **body limit**: `http.body_limit_kib`; a larger body is 413 `payload_too_large` (the JSON
 //!   extractor maps axum's rejection).
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::extract::{ResolvedClient, client_ip};
 use crate::app::AppState;
 
 /// Slack beyond the longest deliberate wait (`vouchers.confirm_wait_ms`).
@@ -34,17 +30,8 @@ pub fn request_timeout(state: &AppState) -> Duration {
 /// Wraps the application in the layers above.
 pub fn wrap(app: Router, state: &AppState) -> Router {
     app.layer(DefaultBodyLimit::max(state.config.http.body_limit_bytes()))
-        .layer(from_fn_with_state(state.clone(), resolve_client))
         .layer(from_fn_with_state(state.clone(), timeout))
         .layer(from_fn_with_state(state.clone(), observe))
-}
-
-async fn resolve_client(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
-        let ip = client_ip(peer.ip(), req.headers(), &state.config.http.trusted_proxies);
-        req.extensions_mut().insert(ResolvedClient(ip));
-    }
-    next.run(req).await
 }
 
 async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
