@@ -350,8 +350,6 @@ impl ConfigFile {
     }
 
     fn build(self, controller: SocketAddr, server_name: String) -> Settings {
-        let defaults = ClientConfig::new(controller, server_name);
-        let backoff_cap = secs(self.controller.reconnect_max).max(defaults.backoff_base);
         Settings {
             data_dir: self.data_dir,
             client: ClientConfig {
@@ -360,8 +358,8 @@ impl ConfigFile {
                     congestion: self.controller.congestion,
                     ..LinkConfig::default()
                 },
-                backoff_cap,
-                ..defaults
+                backoff_cap: secs(self.controller.reconnect_max),
+                ..ClientConfig::new(controller, server_name)
             },
             jobs: JobSettings {
                 usage_sync: secs(self.jobs.usage_sync),

@@ -42,8 +42,8 @@ pub struct LinkConfig {
 /// Site uplinks lose packets for reasons that are not congestion (radio, satellite, a busy
 /// 4G cell); loss-based Cubic shrinks its window at each loss and crawls there, BBR paces by
 /// the measured bandwidth and round trip. Measured with the fault suite (30 % loss and 300 ms
-/// delay both ways, 1,000 vouchers): the three views agreed 0.3–2.6 s after the last sale with
-/// BBR, 17–44 s with Cubic; on a clean link the two are alike (`bench-fleet`). quinn marks its
+/// delay both ways, 1,000 vouchers): the three views agreed 0.3–3.1 s after the last sale with
+/// BBR, 17–61 s with Cubic (`FAULT_SUITE_CONGESTION`); on a clean link the two are alike (`bench-fleet`). quinn marks its
 /// BBR experimental, so Cubic stays one setting away.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -8,6 +8,7 @@ fn the_printed_defaults_are_the_code_defaults() {
     assert_eq!(parsed.jobs, JobsSection::default());
     assert_eq!(parsed.apply, ApplySection::default());
     assert_eq!(parsed.router, RouterSection::default());
+    assert_eq!(parsed.controller.reconnect_max, DEFAULT_RECONNECT_MAX);
     let settings = parsed
         .into_settings("127.0.0.1:4433".parse().expect("addr"))
         .expect("valid");
@@ -15,15 +16,7 @@ fn the_printed_defaults_are_the_code_defaults() {
     assert_eq!(settings.jobs.health, Duration::from_secs(300));
     assert_eq!(settings.apply.batch_size, 500);
     assert_eq!(settings.client.server_name, "controller.example.org");
-    assert_eq!(parsed_reconnect_max(DEFAULT_CONFIG), DEFAULT_RECONNECT_MAX);
     assert_eq!(settings.client.backoff_cap, Duration::from_secs(15));
-}
-
-fn parsed_reconnect_max(text: &str) -> RosDuration {
-    ConfigFile::parse(text)
-        .expect("parses")
-        .controller
-        .reconnect_max
 }
 
 #[test]
