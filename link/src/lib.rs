@@ -19,6 +19,7 @@
 //! - [`server`] / [`client`]: the endpoints; site identity comes from the client certificate
 //!   only; the agent reconnects with capped, fully jittered exponential backoff ([`backoff`]).
 //! - [`mod@enroll`]: the one exchange a connection without a client certificate may perform.
+//! - [`udp`]: UDP sockets with a chosen receive buffer (the fleet endpoint's, the test proxy's).
 //!
 //! Everything is bounded: frame size, outbox entries per peer, unacknowledged window, requests
 //! in flight, concurrent connections and enrollments.
@@ -35,6 +36,7 @@ pub mod outbox;
 pub mod peer;
 pub mod recording;
 pub mod server;
+pub mod udp;
 pub mod watchdog;
 pub mod wire;
 
@@ -54,6 +56,7 @@ pub use peer::PeerId;
 pub use recording::RecordingInbox;
 pub use registry::{SiteEvent, SiteStatus};
 pub use server::{LinkServer, ServerTls};
+pub use udp::bind_udp;
 pub use wire::{CloseCode, EnrollGrant, EnrollReply, EnrollRequest};
 
 use serde::Serialize;

@@ -356,28 +356,18 @@ fn udp_socket(
     listen: std::net::SocketAddr,
     recv_buffer: usize,
 ) -> Result<std::net::UdpSocket, LinkError> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(
-        Domain::for_address(listen),
-        Type::DGRAM,
-        Some(Protocol::UDP),
-    )?;
+    let socket = crate::udp::bind_udp(listen, recv_buffer)?;
     if recv_buffer > 0 {
-        if let Err(e) = socket.set_recv_buffer_size(recv_buffer) {
-            tracing::warn!(
-                asked = recv_buffer,
-                "cannot size the fleet socket's receive buffer: {e}"
-            );
-        }
-        let granted = socket.recv_buffer_size().unwrap_or(0);
+        let granted = socket2::SockRef::from(&socket)
+            .recv_buffer_size()
+            .unwrap_or(0);
         tracing::info!(
             asked = recv_buffer,
             granted,
             "fleet socket receive buffer (the kernel caps it at net.core.rmem_max)"
         );
     }
-    socket.bind(&listen.into())?;
-    Ok(socket.into())
+    Ok(socket)
 }
 
 /// The connection-ID generator's key, derived from the stored reset key (a separate HMAC

@@ -59,11 +59,7 @@ pub const RECV_BUFFER: usize = 4 << 20;
 
 /// A tokio UDP socket bound to `addr` with a [`RECV_BUFFER`] receive buffer.
 pub fn bind_udp(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    // Best effort: a smaller buffer than asked still works, only sooner full.
-    let _ = socket.set_recv_buffer_size(RECV_BUFFER);
+    let socket = hotspot_link::bind_udp(addr, RECV_BUFFER)?;
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    tokio::net::UdpSocket::from_std(socket.into())
+    tokio::net::UdpSocket::from_std(socket)
 }
