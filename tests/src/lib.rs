@@ -12,4 +12,5 @@ pub mod faultkit;
 pub mod fleetkit;
 pub mod linkfault;
 pub mod local_staff;
+pub mod ports;
 pub mod sim;

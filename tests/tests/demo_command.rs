@@ -4,18 +4,7 @@
 
 use std::process::Command;
 
-fn free_port(udp: bool) -> String {
-    let addr = if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .expect("free udp port")
-    } else {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .expect("free tcp port")
-    };
-    addr.to_string()
-}
+use hotspot_tests::ports::{free_tcp, free_udp};
 
 #[test]
 fn the_demo_command_sets_up_the_fleet_and_prints_each_router() {
@@ -24,7 +13,8 @@ fn the_demo_command_sets_up_the_fleet_and_prints_each_router() {
         .arg("--once")
         .arg("--data-dir")
         .arg(dir.path().join("demo"))
-        .args(["--http", &free_port(false), "--fleet", &free_port(true)])
+        .args(["--http", &free_tcp().to_string()])
+        .args(["--fleet", &free_udp().to_string()])
         .args(["--sites", "2", "--vouchers", "3", "--site-pages", "off"])
         .env("RUST_LOG", "warn")
         .output()

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use hotspot_tests::fleetkit::fleet::{Fleet, Flow};
 use hotspot_tests::fleetkit::process::PeerProcess;
 use hotspot_tests::fleetkit::progress::Progress;
+use hotspot_tests::ports::free_udp;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -42,12 +43,6 @@ fn fleet(test: &str) -> Fleet {
         "site-crashy",
     )
     .expect("fleet PKI")
-}
-
-/// A free UDP address on loopback, for a controller restarted on the same port.
-fn free_udp() -> std::net::SocketAddr {
-    let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("free port");
-    probe.local_addr().expect("addr")
 }
 
 /// One kill, as seen from outside.

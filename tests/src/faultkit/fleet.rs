@@ -2,7 +2,7 @@
 //! children (so they can be killed with SIGKILL), a link-fault proxy between the agent and the
 //! controller's fleet port, and a simulated router.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use super::local::LocalStaff;
 use super::proc::{Binaries, Proc, tail};
 use crate::demo::http::Api;
 use crate::linkfault::LinkFaultProxy;
+use crate::ports::{free_tcp, free_udp};
 use crate::sim::{self, CustomerConfig, SimConfig, SimHandle};
 
 pub const ADMIN_PASSWORD: &str = "fault-suite-admin";
@@ -87,18 +88,6 @@ pub struct Fleet {
     agent_dir: PathBuf,
     /// The agent's local staff API, when served.
     pub local: Option<SocketAddr>,
-}
-
-pub fn free_tcp() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free tcp port")
-}
-
-pub fn free_udp() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("free udp port")
 }
 
 impl Fleet {

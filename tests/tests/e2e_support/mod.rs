@@ -2,25 +2,13 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
 
 use hotspot_tests::demo::http::Api;
 use hotspot_tests::demo::{Demo, DemoOptions};
+pub use hotspot_tests::ports::{free_tcp, free_udp};
 use serde_json::Value;
-
-pub fn free_tcp() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free tcp port")
-}
-
-pub fn free_udp() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("free udp port")
-}
 
 /// Demo options for a test: fresh ports, no customers, no vouchers at start.
 pub fn options(sites: usize, dir: &Path) -> DemoOptions {
