@@ -14,6 +14,8 @@
 
 pub mod batch;
 pub mod compare;
+#[cfg(feature = "fault-injection")]
+mod fault;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,6 +134,8 @@ async fn drain(
                 }
             })
             .collect();
+        #[cfg(feature = "fault-injection")]
+        let done = fault::drop_one_applied(live, done).await;
         core.send(&events).await?;
         core.store
             .finish(live.id, &done)
