@@ -227,7 +227,7 @@ pub struct Settings {
     pub router: RouterSettings,
     /// The local staff page, when configured.
     pub local: Option<LocalSettings>,
-    /// After the disk filled up (sled keeps its IO error until the database is reopened),
+    /// After the disk filled up (the engine refuses writes until the database is reopened),
     /// exit with [`crate::runtime::EXIT_STORAGE_RECOVERED`] once space is back, for the
     /// service manager to restart the agent with a fresh database handle. On for `run`
     /// (from a config file); off in [`Settings::new`] (tests running agents in-process).

@@ -5,7 +5,7 @@
 //! agent.cert.pem       its certificate from the fleet CA (leaf, then CA), naming the site
 //! fleet-ca.cert.pem    the fleet CA: the only issuer trusted for the controller
 //! keys/                master key(s) sealing router passwords at rest (0600, made at enrollment)
-//! db/                  the sled database (queues, desired state, the link's outbox and inbox)
+//! agent.redb           the database (queues, desired state, the link's outbox and inbox)
 //! renewal/             a renewed key and certificate while they are being put in place
 //! ```
 //!
@@ -28,7 +28,7 @@ pub const KEY_FILE: &str = "agent.key.pem";
 pub const CERT_FILE: &str = "agent.cert.pem";
 pub const CA_FILE: &str = "fleet-ca.cert.pem";
 pub const KEYS_DIR: &str = "keys";
-pub const DB_DIR: &str = "db";
+pub const DB_FILE: &str = "agent.redb";
 pub const RENEWAL_DIR: &str = "renewal";
 
 /// Why the agent's identity could not be read or written.

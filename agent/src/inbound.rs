@@ -1,26 +1,27 @@
 //! Commands from the controller, applied inside the link's transaction.
 //!
-//! The link calls [`AgentInbound::apply`] inside one sled transaction that also records the
+//! The link calls [`AgentInbound::apply`] inside one transaction that also records the
 //! command's sequence number, so a command is queued exactly once however often it is
-//! redelivered. That transaction may be retried by sled, so `apply` only *writes trees*; no
-//! router is touched here. Whoever acts on the writes is woken by sled's watchers after the
-//! commit (one event per command, on the `wake` tree; see `runtime`), and works from the trees: the apply workers from `queue`, the
-//! supervisor from `routers`/`retired`, the jobs from `sync`. (The link flushes and acks after
-//! the transaction; a worker that starts before that flush is harmless, because creating a
-//! voucher twice is idempotent.)
+//! redelivered. `apply` only *writes tables*; no router is touched here, and an error rolls
+//! everything back. Whoever acts on the writes is woken after the commit
+//! ([`Inbound::committed`] notifies `Store::commands`; see `runtime`), and works from the
+//! tables: the apply workers from `queue`, the supervisor from `routers`/`retired`, the jobs
+//! from `sync`. (The link waits for the barrier and acks after the transaction; an apply
+//! worker waits for the barrier too before it touches a router, so nothing that a power cut
+//! could take back reaches one.)
 //!
 //! A command that cannot be applied in full is still recorded (logged), never refused: a
 //! refusal would make the link redeliver it for ever.
 
-use hotspot_link::{ApplyError, Inbound, InboxTx, PeerId};
+use hotspot_link::{ApplyError, Inbound, PeerId};
 use hotspot_shared::domain::RouterId;
 use hotspot_shared::fleet::msg::{Command, MAX_VOUCHERS_PER_COMMAND};
-use sled::transaction::TransactionalTree;
+use hotspot_storage::WriteTx;
 
-use crate::store::records::{desired_key, encode, queue_key, router_key};
+use crate::store::records::{desired_key, encode, router_key};
 use crate::store::{
-    ApplyItem, ApplyOp, CURRENT, DesiredEntry, DesiredStatus, Grant, SYNC_ALL, Store, WAKE_KEY,
-    tree,
+    ApplyOp, CURRENT, DesiredEntry, DesiredStatus, Grant, SYNC_ALL, Store, StoreError, queue_in,
+    table,
 };
 
 /// The agent's [`Inbound`] for [`Command`]s.
@@ -34,15 +35,15 @@ impl AgentInbound {
         AgentInbound { store }
     }
 
-    fn queue(queue: &TransactionalTree, router: RouterId, op: ApplyOp) -> Result<(), ApplyError> {
-        // The transactional tree's id generator: `Db::generate_id` would wait for the
-        // transaction's own lock.
-        let seq = queue
-            .generate_id()
-            .map_err(|e| ApplyError::Failed(format!("no queue sequence number: {e}")))?;
-        let item = ApplyItem { router, op };
-        queue.insert(&queue_key(router, seq), bytes(&item)?)?;
-        Ok(())
+    fn queue(tx: &mut WriteTx<'_>, router: RouterId, op: ApplyOp) -> Result<(), ApplyError> {
+        queue_in(tx, router, op).map(drop).map_err(apply_error)
+    }
+}
+
+fn apply_error(e: StoreError) -> ApplyError {
+    match e {
+        StoreError::Storage(e) => ApplyError::Storage(e),
+        StoreError::Codec(e) => ApplyError::Failed(e),
     }
 }
 
@@ -51,18 +52,17 @@ fn bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ApplyError> {
 }
 
 impl Inbound<Command> for AgentInbound {
-    fn trees(&self) -> Vec<sled::Tree> {
-        self.store.inbound_trees()
+    fn committed(&self) {
+        self.store.commands().notify_one();
     }
 
     fn apply(
         &self,
-        tx: &InboxTx<'_>,
+        tx: &mut WriteTx<'_>,
         _peer: &PeerId,
         seq: u64,
         command: &Command,
     ) -> Result<(), ApplyError> {
-        tx.tree(tree::WAKE)?.insert(WAKE_KEY, &seq.to_be_bytes())?;
         match command {
             Command::CreateVouchers {
                 router,
@@ -76,7 +76,6 @@ impl Inbound<Command> for AgentInbound {
                         "CreateVouchers above the per-command cap; queued anyway"
                     );
                 }
-                let (queue, desired) = (tx.tree(tree::QUEUE)?, tx.tree(tree::DESIRED)?);
                 for user in vouchers {
                     let entry = DesiredEntry {
                         user: user.clone(),
@@ -84,12 +83,16 @@ impl Inbound<Command> for AgentInbound {
                         status: DesiredStatus::Pending,
                         first_used_at: None,
                     };
-                    desired.insert(desired_key(*router, &user.code), bytes(&entry)?)?;
+                    tx.insert(
+                        table::DESIRED,
+                        &desired_key(*router, &user.code),
+                        &bytes(&entry)?,
+                    )?;
                     let op = ApplyOp::Create {
                         user: user.clone(),
                         profile: profile.clone(),
                     };
-                    Self::queue(queue, *router, op)?;
+                    Self::queue(tx, *router, op)?;
                 }
             }
             Command::RemoveVoucher {
@@ -97,42 +100,40 @@ impl Inbound<Command> for AgentInbound {
                 code,
                 reason,
             } => {
-                let desired = tx.tree(tree::DESIRED)?;
                 let key = desired_key(*router, code);
-                if let Some(old) = desired.get(&key)? {
+                if let Some(old) = tx.get(table::DESIRED, &key)? {
                     let mut entry: DesiredEntry = crate::store::records::decode(&old)
                         .map_err(|e| ApplyError::Failed(e.to_string()))?;
                     entry.status = DesiredStatus::Removing;
-                    desired.insert(key, bytes(&entry)?)?;
+                    tx.insert(table::DESIRED, &key, &bytes(&entry)?)?;
                 }
                 let op = ApplyOp::Remove {
                     code: code.clone(),
                     reason: *reason,
                 };
-                Self::queue(tx.tree(tree::QUEUE)?, *router, op)?;
+                Self::queue(tx, *router, op)?;
             }
             Command::RemoveRouter { router } => {
                 let key = router_key(*router);
-                tx.tree(tree::ROUTERS)?.remove(&key)?;
-                tx.tree(tree::RETIRED)?.insert(&key, &[])?;
+                tx.remove(table::ROUTERS, &key)?;
+                tx.insert(table::RETIRED, &key, &[])?;
             }
             Command::Catalogue { packages } => {
-                tx.tree(tree::CATALOGUE)?
-                    .insert(CURRENT, bytes(packages)?)?;
+                tx.insert(table::CATALOGUE, CURRENT, &bytes(packages)?)?;
             }
             Command::StaffDirectory { staff } => {
-                tx.tree(tree::STAFF)?.insert(CURRENT, bytes(staff)?)?;
+                tx.insert(table::STAFF, CURRENT, &bytes(staff)?)?;
             }
             Command::CodeGrant { prefix, budget } => {
                 let grant = Grant {
                     prefix: prefix.clone(),
                     budget: *budget,
                 };
-                tx.tree(tree::GRANT)?.insert(CURRENT, bytes(&grant)?)?;
+                tx.insert(table::GRANT, CURRENT, &bytes(&grant)?)?;
             }
             Command::SyncNow { router } => {
                 let key = router.map_or(SYNC_ALL.to_vec(), |r| router_key(r).to_vec());
-                tx.tree(tree::SYNC)?.insert(key, &[])?;
+                tx.insert(table::SYNC, &key, &[])?;
             }
         }
         Ok(())

@@ -7,7 +7,7 @@
 //!
 //! - [`routeros`]: the RouterOS API client (sessions, pool, typed operations);
 //! - [`config`]: the TOML file and the runtime [`config::Settings`];
-//! - [`store`]: sled trees (routers with sealed passwords, apply queue, desired state, …);
+//! - [`store`]: the database's tables (routers with sealed passwords, apply queue, desired state, …);
 //! - [`inbound`]: commands applied in the link's transaction (queue writes only);
 //! - [`responder`]: the controller's questions answered from the live router;
 //! - [`routers`]: live routers (pool, wake-ups, down/up), sealing of router passwords;

@@ -7,7 +7,7 @@
 //! "the agent cannot answer at all".
 //!
 //! `SetRouter` is the only query that writes: the password is sealed under the agent's own
-//! master key before it touches sled, the database is flushed, and only then does the answer
+//! master key before it touches the database, a barrier makes it durable, and only then does the answer
 //! say `Stored`. `TestRouter` stores nothing and tries once, without reconnect retries.
 
 use std::future::Future;

@@ -1,7 +1,7 @@
 //! `hotspot-agent run`: the agent's tasks, started together and stopped together.
 //!
 //! ```text
-//!  link (QUIC) ──Command──▶ inbound ──one sled transaction──▶ queue / desired / routers / sync
+//!  link (QUIC) ──Command──▶ inbound ──one transaction──▶ queue / desired / routers / sync
 //!      ▲                                                            │ `wake` subscriber
 //!      │ send_batch (durable)                                       ▼
 //!      └──────── Event ◀── apply worker (per router) ◀── wake ── supervisor
@@ -11,7 +11,7 @@
 //!
 //! Why it is shaped so: every task holds the shared `Core` and watches one stop signal, and
 //! every task is spawned into one set, so shutdown is explicit (signal, drain with a grace
-//! period, close router sessions, close the link with a reason, flush sled) and a test can also
+//! period, close router sessions, close the link with a reason, a last durability barrier) and a test can also
 //! stop everything abruptly ([`AgentHandle::abort`]) to play a crash. The link handle sits in
 //! the core behind a lock and is taken out at stop, which breaks the cycle core → link →
 //! responder → core so the database really closes.
@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::config::Settings;
-use crate::identity::{DB_DIR, Identity, IdentityError, KEYS_DIR};
+use crate::identity::{DB_FILE, Identity, IdentityError, KEYS_DIR};
 use crate::inbound::AgentInbound;
 use crate::responder::AgentResponder;
 use crate::routers::{Endpoint, RouterSet, open_password, router_config};
@@ -39,7 +39,7 @@ use crate::{apply, jobs, renewal};
 pub type Link = LinkClient<Event, Command, Query, Answer>;
 
 /// Exit status after the disk was full and space came back: the service manager restarts
-/// the agent, which reopens sled (EX_TEMPFAIL).
+/// the agent, which reopens the database (EX_TEMPFAIL).
 pub const EXIT_STORAGE_RECOVERED: i32 = 75;
 
 /// How long a graceful stop waits for tasks to finish before aborting them.
@@ -60,7 +60,10 @@ pub enum AgentError {
     #[error("master key: {0}")]
     Keyring(#[from] hotspot_pki::KeyFileError),
     #[error("database {path}: {source}")]
-    Database { path: String, source: sled::Error },
+    Database {
+        path: String,
+        source: hotspot_storage::StorageError,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("fleet link: {0}")]
@@ -80,8 +83,8 @@ pub(crate) struct Core {
     pub keyring: Keyring,
     pub routers: RouterSet,
     link: Mutex<Option<Link>>,
-    /// A write or flush failed for lack of space (or sled failed otherwise): sled keeps its
-    /// error until reopened, so nothing more can be made durable. Sales are refused and the
+    /// A write or barrier failed for lack of space (or the database failed otherwise): the
+    /// engine refuses further writes until reopened, so nothing more can be made durable. Sales are refused and the
     /// apply workers pause, so nothing reaches a router that is not durably recorded.
     pub storage_failed: std::sync::atomic::AtomicBool,
     pub stop: watch::Sender<bool>,
@@ -142,14 +145,11 @@ impl AgentHandle {
         let dir = settings.data_dir.clone();
         let identity = Identity::load(&dir)?;
         let keyring = hotspot_pki::load_or_create_keyring(&dir.join(KEYS_DIR))?;
-        let db_path = dir.join(DB_DIR);
-        let db =
-            hotspot_link::durable::open_db(&db_path, Duration::from_secs(5)).map_err(|source| {
-                AgentError::Database {
-                    path: db_path.display().to_string(),
-                    source,
-                }
-            })?;
+        let db_path = dir.join(DB_FILE);
+        let db = crate::store::open_db(&db_path).map_err(|source| AgentError::Database {
+            path: db_path.display().to_string(),
+            source,
+        })?;
         let store = Store::open(&db)?;
         let core = Arc::new(Core {
             settings,
@@ -180,7 +180,7 @@ impl AgentHandle {
         .await?;
         *lock(&core.link) = Some(link);
         core.spawn(supervise(core.clone()));
-        core.spawn(watch_commands(core.clone(), store.watch_commands()));
+        core.spawn(watch_commands(core.clone(), store.commands()));
         if core.settings.exit_when_storage_recovers {
             core.spawn(exit_when_storage_recovers(core.clone()));
         }
@@ -229,7 +229,7 @@ impl AgentHandle {
     }
 
     /// Stops gracefully: tasks finish (or are aborted after a grace period), router sessions
-    /// close, the link closes with a reason, sled is flushed.
+    /// close, the link closes with a reason, a last barrier makes every write durable.
     pub async fn shutdown(self) -> Result<(), AgentError> {
         let core = self.core;
         core.stop.send_replace(true);
@@ -321,7 +321,7 @@ async fn start_local(
 }
 
 /// After a storage failure, waits until the data dir's file system takes writes again and
-/// exits with [`EXIT_STORAGE_RECOVERED`]: sled cannot recover in-process, the service
+/// exits with [`EXIT_STORAGE_RECOVERED`]: the engine does not recover in-process, the service
 /// manager's restart reopens it from what is on disk (everything acknowledged).
 async fn exit_when_storage_recovers(core: Arc<Core>) {
     let mut stop = core.stop.subscribe();
@@ -397,12 +397,12 @@ async fn supervise(core: Arc<Core>) {
 
 /// Wakes whoever may have work after each committed command: every apply worker (a scan of
 /// an idle queue is cheap), the jobs if "sync now" flags are set, the supervisor for removed
-/// routers. (sled notifies subscribers of transactional writes too, at commit.)
-async fn watch_commands(core: Arc<Core>, mut events: sled::Subscriber) {
+/// routers. (The link's inbox notifies after each commit of applied commands.)
+async fn watch_commands(core: Arc<Core>, commands: Arc<tokio::sync::Notify>) {
     let mut stop = core.stop.subscribe();
     loop {
         tokio::select! {
-            e = &mut events => if e.is_none() { return },
+            _ = commands.notified() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
         for live in core.routers.all() {

@@ -1,6 +1,7 @@
 //! The central controller: voucher ledger, web API, fleet endpoint, jobs.
 //!
-//! - [`store`]: the ledger (sled behind a trait); everything durable lives there.
+//! - [`store`]: the ledger (an embedded redb database behind a trait); everything durable
+//!   lives there.
 //! - [`auth`]: passwords, sessions, CSRF, login throttling, role policy.
 //! - [`api`]: the JSON API under `/api` (and `/healthz`, `/metrics`), OpenAPI from the code.
 //! - [`fleet`]: the controller's end of the fleet link: enrollment, renewal, events into the

@@ -113,12 +113,13 @@ async fn unauthorized_says_how_to_authenticate() {
 
 #[tokio::test]
 async fn internal_errors_show_only_an_error_id() {
-    let secret = "sled: IO error at /var/lib/hotspot/db: router password hunter2";
+    let secret =
+        "storage failed: I/O error at /var/lib/hotspot/ledger.redb: router password hunter2";
     let (s, _, body) = answer(ApiError::internal(secret)).await;
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
     let text = body.to_string();
     assert!(
-        !text.contains("hunter2") && !text.contains("sled"),
+        !text.contains("hunter2") && !text.contains("ledger.redb"),
         "{text}"
     );
     let id = body["error"]["details"]["error_id"].as_str().unwrap();

@@ -118,7 +118,7 @@ async fn a_router_is_tested_before_it_is_stored_and_its_password_is_sealed() {
     c.store.sync().durable().await.unwrap();
     assert!(
         !files_contain(c.dir.path(), ROUTER_PW.as_bytes()),
-        "sled holds no plain password"
+        "the ledger's file holds no plain password"
     );
     agent.link.shutdown().await.unwrap();
     c.stop().await;

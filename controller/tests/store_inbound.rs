@@ -6,7 +6,7 @@ mod store_support;
 use std::sync::Arc;
 
 use hotspot_controller::store::{
-    AuditEntry, AuditFilter, LedgerInbound, PageRequest, SledStore, Stamp, Store,
+    AuditEntry, AuditFilter, EmbeddedStore, LedgerInbound, PageRequest, Stamp, Store,
 };
 use hotspot_link::{Inbound, PeerId};
 use hotspot_shared::domain::{
@@ -22,11 +22,11 @@ fn s1() -> PeerId {
     PeerId::Site(site("s1"))
 }
 
-fn inbound(store: &SledStore) -> LedgerInbound {
+fn inbound(store: &EmbeddedStore) -> LedgerInbound {
     store.inbound().with_clock(Arc::new(|| NOW))
 }
 
-fn audit(store: &SledStore, prefix: &str) -> Vec<AuditEntry> {
+fn audit(store: &EmbeddedStore, prefix: &str) -> Vec<AuditEntry> {
     let filter = AuditFilter {
         action_prefix: Some(prefix.into()),
         ..Default::default()
@@ -340,31 +340,42 @@ async fn router_events_update_the_router_and_drift_is_audited() {
     assert_eq!(lines[0].target, "router-1");
 }
 
+/// The link applies an event and records its sequence number in one transaction of the
+/// ledger's own database: the event's writes go through that transaction only, so they commit
+/// with the sequence record or not at all.
 #[tokio::test]
-async fn the_inbound_declares_trees_of_the_ledger_database() {
-    let f = fleet().await;
-    let trees = inbound(&f.store).trees();
-    let names: Vec<_> = trees
-        .iter()
-        .map(|t| String::from_utf8_lossy(&t.name()).into_owned())
-        .collect();
-    for needed in [
-        "ledger/vouchers",
-        "ledger/vouchers/by-state",
-        "ledger/routers",
-        "ledger/audit",
-    ] {
-        assert!(
-            names.iter().any(|n| n == needed),
-            "{needed} missing from {names:?}"
-        );
-    }
-    let own: Vec<_> = f.store.db().tree_names();
-    assert!(
-        names
-            .iter()
-            .all(|n| own.iter().any(|o| o.as_ref() == n.as_bytes()))
+async fn the_inbound_writes_only_through_the_links_transaction() {
+    let f = with_vouchers().await;
+    let (s, ib) = (&f.store, inbound(&f.store));
+    let db = s.db().clone();
+    let seq = |db: &hotspot_storage::Db| db.read().unwrap().get("test/seq", b"s1").unwrap();
+    let rolled_back = db.write(|tx| {
+        tx.insert("test/seq", b"s1", &1u64.to_be_bytes())?;
+        Inbound::apply(&ib, tx, &s1(), 1, &applied("V1", T0 + 1)).expect("applies");
+        Err::<(), _>(hotspot_storage::StorageError::Engine("rolled back".into()))
+    });
+    assert!(rolled_back.is_err());
+    assert_eq!(seq(&db), None);
+    assert_eq!(
+        s.voucher("V1").unwrap().unwrap().state,
+        VoucherState::Issued,
+        "the event went with the rollback"
     );
+    assert!(audit(s, "voucher.state").is_empty(), "its audit line too");
+
+    db.write(|tx| {
+        tx.insert("test/seq", b"s1", &1u64.to_be_bytes())?;
+        Inbound::apply(&ib, tx, &s1(), 1, &applied("V1", T0 + 1)).expect("applies");
+        Ok::<_, hotspot_storage::StorageError>(())
+    })
+    .unwrap();
+    assert_eq!(seq(&db), Some(1u64.to_be_bytes().to_vec()));
+    assert_eq!(
+        s.voucher("V1").unwrap().unwrap().state,
+        VoucherState::Active
+    );
+    assert_eq!(audit(s, "voucher.state").len(), 1);
+    assert_eq!(s.verify_vouchers().unwrap(), Ok(()));
 }
 
 #[tokio::test]

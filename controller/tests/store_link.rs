@@ -1,5 +1,6 @@
 //! The ledger behind the real fleet link: an agent's events travel over QUIC with mutual TLS,
-//! and `LedgerInbound::apply` runs inside the link's own inbox transaction. The site is the
+//! and `LedgerInbound::apply` runs inside the link's own inbox transaction, on the ledger's
+//! database. The site is the
 //! one named by the agent's certificate.
 
 mod store_support;
@@ -16,6 +17,7 @@ use hotspot_pki::tls::{certs_from_pem, private_key_from_pem};
 use hotspot_pki::{AgentKey, DEFAULT_CONTROLLER_CERT_VALIDITY, FleetCa, Revocations};
 use hotspot_shared::domain::{PackageId, RouterId, StaffId, VoucherState};
 use hotspot_shared::fleet::msg::{Answer, Command, Event, Query, SiteVoucher};
+use hotspot_storage::{Db, Options};
 use store_support::*;
 use time::OffsetDateTime;
 
@@ -97,8 +99,8 @@ async fn events_from_an_agent_reach_the_ledger_once_and_only_for_its_site() {
         key: key.private_key_der(),
     };
     let agent_dir = tempfile::tempdir().unwrap();
-    let agent_db = sled::open(agent_dir.path()).unwrap();
-    let commands = RecordingInbox::open(&agent_db, "test/commands").unwrap();
+    let agent_db = Db::open(agent_dir.path().join("agent.redb"), Options::default()).unwrap();
+    let commands = RecordingInbox::new(&agent_db, "test/commands");
     let client_config = ClientConfig {
         link: LinkConfig::fast_for_tests(),
         backoff_base: Duration::from_millis(50),

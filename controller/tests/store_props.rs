@@ -7,7 +7,8 @@ mod store_support;
 use std::collections::BTreeMap;
 
 use hotspot_controller::store::{
-    CountScope, SledStore, Stamp, Store, StoreError, VoucherChange, VoucherFilter, VoucherRecord,
+    CountScope, EmbeddedStore, Stamp, Store, StoreError, VoucherChange, VoucherFilter,
+    VoucherRecord,
 };
 use hotspot_link::PeerId;
 use hotspot_shared::domain::{
@@ -115,12 +116,8 @@ fn event_of(k: &Kind, v: &VoucherRecord, at: i64) -> Option<Event> {
 
 async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
-    let db = sled::Config::new()
-        .path(dir.path())
-        .temporary(true)
-        .open()
-        .unwrap();
-    let f = populate(dir, SledStore::new(&db).unwrap()).await;
+    let store = EmbeddedStore::open(ledger_path(&dir)).unwrap();
+    let f = populate(dir, store).await;
     let (s, inbound) = (&f.store, f.store.inbound());
     let mut model: BTreeMap<String, VoucherRecord> = BTreeMap::new();
     for (step, op) in ops.into_iter().enumerate() {

@@ -5,8 +5,8 @@ mod store_support;
 
 use std::path::Path;
 
-use hotspot_controller::store::sled_store::layout::{T, id_key};
-use hotspot_controller::store::{AuditFilter, PageRequest, SledStore, Stamp, Store};
+use hotspot_controller::store::embedded::layout::{T, id_key};
+use hotspot_controller::store::{AuditFilter, EmbeddedStore, PageRequest, Stamp, Store};
 use hotspot_shared::domain::{RouterId, RouterTls};
 use serde::Serialize;
 use store_support::*;
@@ -117,8 +117,8 @@ enum OldSecret {
 #[tokio::test]
 async fn a_legacy_plain_password_is_migrated_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path().join("db")).unwrap();
-    let store = SledStore::new(&db).unwrap();
+    let store = EmbeddedStore::open(ledger_path(&dir)).unwrap();
+    let db = store.db().clone();
     let f = populate(dir, store).await;
     let old = OldRouter {
         id: RouterId(7),
@@ -139,9 +139,7 @@ async fn a_legacy_plain_password_is_migrated_once() {
     };
     let mut bytes = vec![1u8];
     bytes.extend(postcard::to_stdvec(&old).unwrap());
-    db.open_tree(T::Routers.name())
-        .unwrap()
-        .insert(id_key(7), bytes)
+    db.write(|tx| tx.insert(T::Routers.name(), &id_key(7), &bytes))
         .unwrap();
 
     let ring = keyring();

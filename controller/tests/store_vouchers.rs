@@ -86,13 +86,14 @@ async fn a_code_is_unique_across_the_fleet_and_a_refused_batch_writes_nothing() 
 }
 
 #[tokio::test]
-async fn ten_thousand_vouchers_are_one_transaction_and_one_flush() {
+async fn ten_thousand_vouchers_are_one_transaction_and_one_barrier() {
     let f = fleet().await;
     let batch: Vec<_> = codes("TEN", MAX_BATCH)
         .iter()
         .map(|c| voucher(c, 1, 2, 1, T0))
         .collect();
     let started = Instant::now();
+    let barriers = f.store.barriers();
     let n = f
         .store
         .insert_vouchers(batch, &alice())
@@ -102,7 +103,12 @@ async fn ten_thousand_vouchers_are_one_transaction_and_one_flush() {
         .unwrap();
     let took = started.elapsed();
     assert_eq!(n, MAX_BATCH);
-    eprintln!("10,000 vouchers stored and flushed in {took:?}");
+    assert_eq!(
+        f.store.barriers(),
+        barriers + 1,
+        "one barrier for the batch"
+    );
+    eprintln!("10,000 vouchers stored and made durable in {took:?}");
     let counts = f
         .store
         .voucher_counts(&CountScope::Router(RouterId(1)))

@@ -23,7 +23,6 @@ use crate::Payload;
 use crate::backoff::full_jitter;
 use crate::channel::Channel;
 use crate::config::{ClientConfig, LinkConfig};
-use crate::durable::Flusher;
 use crate::error::LinkError;
 use crate::hooks::Responder;
 use crate::inbox::{Inbound, Inbox};
@@ -31,6 +30,7 @@ use crate::outbox::{Outbox, PushAbort, PushWithError};
 use crate::peer::PeerId;
 use crate::session::Parts;
 use crate::wire::{CloseCode, LinkRequest, LinkResponse, connection_error};
+use hotspot_storage::{Db, WriteTx};
 use serde::Serialize;
 
 /// The agent's certificate and the CA it trusts.
@@ -88,7 +88,7 @@ struct State<Q, R> {
 
 struct Inner<Cmd, Q, R> {
     config: ClientConfig,
-    flusher: Arc<Flusher>,
+    db: Db,
     endpoint: quinn::Endpoint,
     parts: Parts<Cmd, Q, R>,
     ca: CertificateDer<'static>,
@@ -129,10 +129,10 @@ fn quic_config(
 
 impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q, R> {
     /// Starts connecting to the controller (and keeps reconnecting until shutdown). `db` is
-    /// shared with the caller (the link's trees start with `link/`).
+    /// shared with the caller (the link's tables start with `link/`).
     pub async fn start(
         config: ClientConfig,
-        db: &sled::Db,
+        db: &Db,
         tls: ClientTls,
         inbound: impl Inbound<Cmd>,
         responder: impl Responder<Q, R>,
@@ -141,24 +141,22 @@ impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q,
         let quic = quic_config(&config.link, &tls.ca, tls.cert_chain, tls.key)?;
         let endpoint = quinn::Endpoint::client(bind_addr_for(config.controller))?;
         let link = Arc::new(config.link.clone());
-        let flusher = Arc::new(Flusher::new(db.clone()));
         let parts = Parts {
             peer: PeerId::Controller,
             outbox: Arc::new(Outbox::open(
                 db,
-                flusher.clone(),
                 &PeerId::Controller,
                 link.max_outbox_entries,
                 link.max_frame_len,
             )?),
-            inbox: Arc::new(Inbox::open(db, flusher.clone(), Arc::new(inbound))?),
+            inbox: Arc::new(Inbox::open(db, Arc::new(inbound))),
             responder: Arc::new(responder),
             renewer: None,
             config: link,
         };
         let inner = Arc::new(Inner {
             config,
-            flusher,
+            db: db.clone(),
             endpoint,
             parts,
             ca: tls.ca,
@@ -195,22 +193,17 @@ impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q,
         self.inner.parts.outbox.push_batch(events).await
     }
 
-    /// Queues events and, in the same sled transaction, the caller's writes to `trees`
-    /// (see [`Outbox::push_batch_with`]); one flush for both.
+    /// Queues events and, in the same transaction, the caller's writes (see
+    /// [`Outbox::push_batch_with`]); one barrier for both.
     pub async fn send_batch_with<T, E>(
         &self,
         events: &[Evt],
-        trees: &[sled::Tree],
-        write: impl Fn(&[sled::transaction::TransactionalTree], u64) -> Result<T, PushAbort<E>>,
+        write: impl FnOnce(&mut WriteTx<'_>, u64) -> Result<T, PushAbort<E>>,
     ) -> Result<(Vec<u64>, T), PushWithError<E>>
     where
         Evt: Serialize,
     {
-        self.inner
-            .parts
-            .outbox
-            .push_batch_with(events, trees, write)
-            .await
+        self.inner.parts.outbox.push_batch_with(events, write).await
     }
 
     /// The highest event sequence number the controller acknowledged (its ledger holds
@@ -313,7 +306,7 @@ impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q,
         }
     }
 
-    /// Closes the connection with a reason, stops reconnecting, and flushes sled.
+    /// Closes the connection with a reason, stops reconnecting, and makes every write durable.
     pub async fn shutdown(&self) -> Result<(), LinkError> {
         let inner = &self.inner;
         inner.shutdown.send_replace(true);
@@ -331,7 +324,7 @@ impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q,
             let _ = task.await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), inner.endpoint.wait_idle()).await;
-        inner.flusher.flush().await?;
+        inner.db.barrier().await?;
         Ok(())
     }
 }

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use hotspot_shared::fleet::Refusal;
-use sled::transaction::UnabortableTransactionError;
+use hotspot_storage::StorageError;
 
 /// What can go wrong on the link, as seen by its callers.
 #[derive(Debug, thiserror::Error)]
@@ -56,9 +56,9 @@ pub enum LinkError {
     /// The peer broke the protocol; the connection was closed.
     #[error("protocol violation: {0}")]
     Protocol(String),
-    /// sled failed.
+    /// The database failed.
     #[error("storage: {0}")]
-    Storage(#[from] sled::Error),
+    Storage(#[from] StorageError),
     /// A value did not encode or decode with postcard.
     #[error("encoding: {0}")]
     Encode(String),
@@ -90,15 +90,6 @@ impl LinkError {
     }
 }
 
-impl From<sled::transaction::TransactionError<LinkError>> for LinkError {
-    fn from(e: sled::transaction::TransactionError<LinkError>) -> Self {
-        match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => LinkError::Storage(e),
-        }
-    }
-}
-
 /// Why an application could not apply an inbound message.
 ///
 /// Either way the message is **not** recorded as applied, no ack is sent for it, and the
@@ -107,10 +98,9 @@ impl From<sled::transaction::TransactionError<LinkError>> for LinkError {
 /// trees, e.g. as a failure event), so the link moves on.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    /// A sled error or conflict inside the transaction: propagate it with `?` so that sled can
-    /// retry the transaction on a conflict.
+    /// The database failed inside the transaction (propagate it with `?`).
     #[error(transparent)]
-    Storage(#[from] UnabortableTransactionError),
+    Storage(#[from] StorageError),
     /// The application cannot apply the message now.
     #[error("{0}")]
     Failed(String),

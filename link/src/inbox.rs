@@ -1,182 +1,201 @@
 //! The receiving side: apply each message exactly once, in order, per peer.
 //!
 //! `link/inbox` maps a peer's storage key to the highest sequence number applied from it. The
-//! application's [`Inbound::apply`] runs inside one multi-tree sled transaction over that tree
-//! *and* the trees the application declares, and the link records the sequence number in the
-//! same transaction: the effect and "seen seq N" commit together or not at all. So:
-//! - `seq <= last`: a redelivery; the transaction aborts, nothing is applied, it is acked again;
+//! application's [`Inbound::apply`] runs inside the write transaction that records the sequence
+//! number: the effect and "seen seq N" commit together or not at all. So:
+//! - `seq <= last`: a redelivery; nothing is applied, it is acked again;
 //! - `seq == last + 1`: applied and recorded;
 //! - `seq > last + 1`: a gap, which the protocol never produces: the connection is closed.
 //!
-//! The check runs inside the transaction, so even two connections of one peer racing (an old
-//! one not yet closed and its replacement) cannot apply a message twice. The caller flushes
-//! once per batch and only then acknowledges (`Inbox::flush`).
+//! The check runs inside the transaction (write transactions run one at a time), so even two
+//! connections of one peer racing (an old one not yet closed and its replacement) cannot apply
+//! a message twice. What one read of the connection delivers is applied in **one** transaction
+//! ([`Inbox::offer_batch`]); the caller then waits for one barrier and only then acknowledges.
 
-use std::sync::Arc;
+use hotspot_storage::{Db, StorageError, WriteTx};
 
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-
-use crate::durable::Flusher;
 use crate::error::{ApplyError, LinkError};
-use crate::outbox::{seq_key, seq_of};
+use crate::outbox::{opt_seq, seq_key};
 use crate::peer::PeerId;
+
+/// The table of every peer's position.
+pub(crate) const SEQS: &str = "link/inbox";
 
 /// The application's handler for inbound messages of type `D`.
 ///
-/// `apply` may run more than once for one message when sled retries a conflicting
-/// transaction: it must only write through `tx`, not cause effects outside sled (queue work in
-/// a tree and act on it after the transaction instead).
+/// `apply` writes only through `tx`; an `Err` rolls its writes back with the sequence record,
+/// so it must not cause effects outside the database (queue work in a table and act on it
+/// after the transaction instead).
 pub trait Inbound<D>: Send + Sync + 'static {
-    /// The trees `apply` writes, in the order [`InboxTx::tree`] indexes them; all from the
-    /// database given to the link.
-    fn trees(&self) -> Vec<sled::Tree>;
-
     /// Applies message `seq` from `peer`.
-    fn apply(&self, tx: &InboxTx<'_>, peer: &PeerId, seq: u64, body: &D) -> Result<(), ApplyError>;
-}
+    fn apply(
+        &self,
+        tx: &mut WriteTx<'_>,
+        peer: &PeerId,
+        seq: u64,
+        body: &D,
+    ) -> Result<(), ApplyError>;
 
-/// The application's trees inside the apply transaction.
-pub struct InboxTx<'a> {
-    trees: &'a [TransactionalTree],
-}
-
-impl InboxTx<'_> {
-    /// Tree `index` of those [`Inbound::trees`] returned.
-    pub fn tree(&self, index: usize) -> Result<&TransactionalTree, ApplyError> {
-        self.trees.get(index).ok_or_else(|| {
-            ApplyError::Failed(format!(
-                "no tree {index}: Inbound::trees returned {}",
-                self.trees.len()
-            ))
-        })
-    }
-}
-
-/// Outcome of offering one message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Offer {
-    Applied,
-    Duplicate,
+    /// Called once after each offered batch, when its transaction has committed or rolled back
+    /// (committed is not yet durable): the place to wake whoever acts on what `apply` queued.
+    /// The batch may have applied nothing, so a wake-up must be harmless when spurious.
+    fn committed(&self) {}
 }
 
 /// Why a message was not applied.
 #[derive(Debug)]
 pub(crate) enum Refused {
     Gap { last: u64, got: u64 },
-    App(String),
+    App { seq: u64, reason: String },
     Storage(LinkError),
 }
 
-enum Abort {
-    Duplicate,
-    Gap(u64),
-    App(String),
+/// How far one transaction over a batch got.
+enum Stop {
+    /// A gap at this message; the ones before it are applied.
+    Gap {
+        last: u64,
+        got: u64,
+    },
+    /// The application refused message `index`: nothing of the batch is applied.
+    App {
+        index: usize,
+        reason: String,
+    },
+    Storage(StorageError),
     Bad(LinkError),
 }
 
-/// The link's side of receiving: the seq tree plus the application hook.
+impl From<StorageError> for Stop {
+    fn from(e: StorageError) -> Self {
+        Stop::Storage(e)
+    }
+}
+
+/// The link's side of receiving: the sequence table plus the application hook.
 pub(crate) struct Inbox<D> {
-    flusher: Arc<Flusher>,
-    seqs: sled::Tree,
-    all: Vec<sled::Tree>,
-    app: Arc<dyn Inbound<D>>,
+    db: Db,
+    app: std::sync::Arc<dyn Inbound<D>>,
 }
 
 impl<D: 'static> Inbox<D> {
-    pub(crate) fn open(
-        db: &sled::Db,
-        flusher: Arc<Flusher>,
-        app: Arc<dyn Inbound<D>>,
-    ) -> Result<Self, LinkError> {
-        let seqs = db.open_tree("link/inbox")?;
-        let mut all = vec![seqs.clone()];
-        all.extend(app.trees());
-        Ok(Inbox {
-            flusher,
-            seqs,
-            all,
+    pub(crate) fn open(db: &Db, app: std::sync::Arc<dyn Inbound<D>>) -> Self {
+        Inbox {
+            db: db.clone(),
             app,
-        })
+        }
     }
 
     /// Highest sequence number applied from `peer` (0 if none).
     pub(crate) fn last_applied(&self, peer: &PeerId) -> Result<u64, LinkError> {
-        self.seqs
-            .get(peer.storage_key())?
-            .map_or(Ok(0), |v| seq_of(&v))
+        opt_seq(self.db.read()?.get(SEQS, peer.storage_key().as_bytes())?)
     }
 
-    /// Applies `body` if it is the next message from `peer`.
-    pub(crate) fn offer(&self, peer: &PeerId, seq: u64, body: &D) -> Result<Offer, Refused> {
-        let key = peer.storage_key();
-        let result = self.all.as_slice().transaction(|trees| {
-            let last = trees[0]
-                .get(key.as_bytes())?
-                .map_or(Ok(0), |v| seq_of(&v))
-                .map_err(|e| ConflictableTransactionError::Abort(Abort::Bad(e)))?;
-            if seq <= last {
-                return Err(ConflictableTransactionError::Abort(Abort::Duplicate));
-            }
-            if last.checked_add(1) != Some(seq) {
-                return Err(ConflictableTransactionError::Abort(Abort::Gap(last)));
-            }
-            trees[0].insert(key.as_bytes(), &seq_key(seq))?;
-            let tx = InboxTx { trees: &trees[1..] };
-            match self.app.apply(&tx, peer, seq, body) {
-                Ok(()) => Ok(()),
-                Err(ApplyError::Storage(e)) => Err(e.into()),
-                Err(ApplyError::Failed(reason)) => {
-                    Err(ConflictableTransactionError::Abort(Abort::App(reason)))
+    /// Applies, in one transaction, each message of `batch` that is next from `peer`
+    /// (redeliveries are skipped). A gap applies what comes before it and is refused; a message
+    /// the application refuses is refused after everything before it is applied.
+    pub(crate) fn offer_batch(&self, peer: &PeerId, batch: &[(u64, D)]) -> Result<(), Refused> {
+        let result = self.offer_all(peer, batch);
+        self.app.committed();
+        result
+    }
+
+    fn offer_all(&self, peer: &PeerId, batch: &[(u64, D)]) -> Result<(), Refused> {
+        match self.apply_all(peer, batch) {
+            Ok(None) => Ok(()),
+            Ok(Some((last, got))) => Err(Refused::Gap { last, got }),
+            Err(Stop::App { index, reason }) => {
+                // Roll forward the messages before the refused one, then report it.
+                let seq = batch.get(index).map_or(0, |(s, _)| *s);
+                match self.apply_all(peer, &batch[..index]) {
+                    Ok(_) => Err(Refused::App { seq, reason }),
+                    Err(stop) => Err(refused(stop)),
                 }
             }
-        });
-        match result {
-            Ok(()) => Ok(Offer::Applied),
-            Err(TransactionError::Abort(Abort::Duplicate)) => Ok(Offer::Duplicate),
-            Err(TransactionError::Abort(Abort::Gap(last))) => Err(Refused::Gap { last, got: seq }),
-            Err(TransactionError::Abort(Abort::App(reason))) => Err(Refused::App(reason)),
-            Err(TransactionError::Abort(Abort::Bad(e))) => Err(Refused::Storage(e)),
-            Err(TransactionError::Storage(e)) => Err(Refused::Storage(e.into())),
+            Err(stop) => Err(refused(stop)),
+        }
+    }
+
+    /// `Ok(Some((last, got)))`: stopped at a gap, the messages before it committed.
+    fn apply_all(&self, peer: &PeerId, batch: &[(u64, D)]) -> Result<Option<(u64, u64)>, Stop> {
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let key = peer.storage_key();
+        let outcome = self.db.write(|tx| {
+            let mut last = opt_seq(tx.get(SEQS, key.as_bytes())?).map_err(Stop::Bad)?;
+            let start = last;
+            let mut gap = None;
+            for (index, (seq, body)) in batch.iter().enumerate() {
+                if *seq <= last {
+                    continue;
+                }
+                if last.checked_add(1) != Some(*seq) {
+                    gap = Some(Stop::Gap { last, got: *seq });
+                    break;
+                }
+                match self.app.apply(tx, peer, *seq, body) {
+                    Ok(()) => last = *seq,
+                    Err(ApplyError::Storage(e)) => return Err(Stop::Storage(e)),
+                    Err(ApplyError::Failed(reason)) => return Err(Stop::App { index, reason }),
+                }
+            }
+            if last != start {
+                tx.insert(SEQS, key.as_bytes(), &seq_key(last))?;
+            }
+            Ok(gap)
+        })?;
+        match outcome {
+            None => Ok(None),
+            Some(Stop::Gap { last, got }) => Ok(Some((last, got))),
+            Some(other) => Err(other),
         }
     }
 
     /// Forgets what was applied from `peer`: its next message is number 1 again. Only for a
     /// peer whose link state restarted (see `Outbox::restart_numbering`).
     pub(crate) fn forget(&self, peer: &PeerId) -> Result<(), LinkError> {
-        self.seqs.remove(peer.storage_key())?;
+        let key = peer.storage_key();
+        self.db
+            .write(|tx| tx.remove(SEQS, key.as_bytes()).map(|_| ()))?;
         Ok(())
     }
 
     /// Makes every applied message durable; call before acknowledging.
     pub(crate) async fn flush(&self) -> Result<(), LinkError> {
-        self.flusher.flush().await?;
+        self.db.barrier().await?;
         Ok(())
+    }
+}
+
+fn refused(stop: Stop) -> Refused {
+    match stop {
+        Stop::Gap { last, got } => Refused::Gap { last, got },
+        Stop::App { reason, .. } => Refused::App { seq: 0, reason },
+        Stop::Storage(e) => Refused::Storage(e.into()),
+        Stop::Bad(e) => Refused::Storage(e),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::recording::RecordingInbox;
 
     /// Writes its mark, then fails for bodies it dislikes: the write must roll back.
-    struct Picky {
-        tree: sled::Tree,
-    }
+    struct Picky;
 
     impl Inbound<String> for Picky {
-        fn trees(&self) -> Vec<sled::Tree> {
-            vec![self.tree.clone()]
-        }
         fn apply(
             &self,
-            tx: &InboxTx<'_>,
+            tx: &mut WriteTx<'_>,
             _: &PeerId,
             seq: u64,
             body: &String,
         ) -> Result<(), ApplyError> {
-            tx.tree(0)?.insert(&seq_key(seq), body.as_bytes())?;
+            tx.insert("picky", &seq_key(seq), body.as_bytes())?;
             if body == "bad" {
                 return Err(ApplyError::Failed("cannot apply 'bad'".into()));
             }
@@ -184,86 +203,89 @@ mod tests {
         }
     }
 
+    fn db(dir: &tempfile::TempDir) -> Db {
+        Db::open(dir.path().join("db"), hotspot_storage::Options::default()).expect("opens")
+    }
+
+    fn one(inbox: &Inbox<String>, peer: &PeerId, seq: u64, body: &str) -> Result<(), Refused> {
+        inbox.offer_batch(peer, &[(seq, body.to_string())])
+    }
+
     #[test]
     fn next_is_applied_redelivery_is_not_and_gaps_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db =
-            crate::durable::open_db(dir.path(), std::time::Duration::from_secs(5)).expect("opens");
-        let rec = RecordingInbox::open(&db, "rec").expect("tree");
-        let inbox: Inbox<String> = Inbox::open(
-            &db,
-            Arc::new(Flusher::new(db.clone())),
-            Arc::new(rec.clone()),
-        )
-        .expect("opens");
+        let db = db(&dir);
+        let rec = RecordingInbox::new(&db, "rec");
+        let inbox: Inbox<String> = Inbox::open(&db, Arc::new(rec.clone()));
         let peer = PeerId::Controller;
-        let body = "x".to_string();
-        assert_eq!(
-            inbox.offer(&peer, 1, &body).expect("applies"),
-            Offer::Applied
-        );
-        assert_eq!(
-            inbox.offer(&peer, 2, &body).expect("applies"),
-            Offer::Applied
-        );
-        assert_eq!(
-            inbox.offer(&peer, 1, &body).expect("duplicate"),
-            Offer::Duplicate
-        );
-        assert_eq!(
-            inbox.offer(&peer, 2, &body).expect("duplicate"),
-            Offer::Duplicate
-        );
+        one(&inbox, &peer, 1, "x").expect("applies");
+        one(&inbox, &peer, 2, "x").expect("applies");
+        one(&inbox, &peer, 1, "x").expect("a duplicate is skipped");
+        one(&inbox, &peer, 2, "x").expect("a duplicate is skipped");
         assert!(matches!(
-            inbox.offer(&peer, 4, &body),
+            one(&inbox, &peer, 4, "x"),
             Err(Refused::Gap { last: 2, got: 4 })
         ));
         assert_eq!(inbox.last_applied(&peer).expect("reads"), 2);
         assert_eq!(rec.apply_count(&peer).expect("reads"), 2);
         // Positions are per peer.
         let other = PeerId::Site("site-1".parse().expect("site"));
-        assert_eq!(
-            inbox.offer(&other, 1, &body).expect("applies"),
-            Offer::Applied
-        );
+        one(&inbox, &other, 1, "x").expect("applies");
         assert_eq!(inbox.last_applied(&peer).expect("reads"), 2);
     }
 
     #[test]
-    fn a_failed_apply_leaves_no_trace() {
+    fn a_batch_is_one_commit_with_duplicates_skipped_and_a_gap_keeps_what_came_before() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db =
-            crate::durable::open_db(dir.path(), std::time::Duration::from_secs(5)).expect("opens");
-        let tree = db.open_tree("picky").expect("tree");
-        let inbox: Inbox<String> = Inbox::open(
-            &db,
-            Arc::new(Flusher::new(db.clone())),
-            Arc::new(Picky { tree: tree.clone() }),
-        )
-        .expect("opens");
+        let db = db(&dir);
+        let rec = RecordingInbox::new(&db, "rec");
+        let inbox: Inbox<String> = Inbox::open(&db, Arc::new(rec.clone()));
         let peer = PeerId::Controller;
-        assert_eq!(
-            inbox.offer(&peer, 1, &"good".to_string()).expect("applies"),
-            Offer::Applied
-        );
-        assert!(
-            matches!(inbox.offer(&peer, 2, &"bad".to_string()), Err(Refused::App(r)) if r.contains("bad"))
-        );
+        let batch: Vec<(u64, String)> = (1..=50).map(|s| (s, format!("m{s}"))).collect();
+        inbox.offer_batch(&peer, &batch).expect("applies");
+        assert_eq!(rec.apply_count(&peer).expect("reads"), 50);
+        // Redelivered 40..=50 with 51..=60 behind it: only the new ones apply.
+        let again: Vec<(u64, String)> = (40..=60).map(|s| (s, format!("m{s}"))).collect();
+        inbox.offer_batch(&peer, &again).expect("applies");
+        assert_eq!(rec.apply_count(&peer).expect("reads"), 60);
+        let gapped = vec![
+            (61, "a".to_string()),
+            (62, "b".to_string()),
+            (64, "c".to_string()),
+        ];
+        assert!(matches!(
+            inbox.offer_batch(&peer, &gapped),
+            Err(Refused::Gap { last: 62, got: 64 })
+        ));
+        assert_eq!(inbox.last_applied(&peer).expect("reads"), 62);
+        assert_eq!(rec.apply_count(&peer).expect("reads"), 62);
+    }
+
+    #[test]
+    fn a_failed_apply_leaves_no_trace_and_the_batch_before_it_stays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = db(&dir);
+        let inbox: Inbox<String> = Inbox::open(&db, Arc::new(Picky));
+        let peer = PeerId::Controller;
+        let batch = vec![(1, "good".to_string()), (2, "bad".to_string())];
+        assert!(matches!(
+            inbox.offer_batch(&peer, &batch),
+            Err(Refused::App { seq: 2, reason }) if reason.contains("bad")
+        ));
         assert_eq!(
             inbox.last_applied(&peer).expect("reads"),
             1,
-            "seq not recorded"
+            "the message before the refused one is applied"
         );
+        let r = db.read().expect("reads");
+        assert!(r.contains("picky", &seq_key(1)).expect("reads"));
         assert!(
-            tree.get(seq_key(2)).expect("reads").is_none(),
+            !r.contains("picky", &seq_key(2)).expect("reads"),
             "effect rolled back"
         );
+        drop(r);
         // Redelivered later (say the app recovered), it applies as 2.
-        assert_eq!(
-            inbox
-                .offer(&peer, 2, &"fine now".to_string())
-                .expect("applies"),
-            Offer::Applied
-        );
+        one(&inbox, &peer, 2, "fine now").expect("applies");
+        assert_eq!(inbox.last_applied(&peer).expect("reads"), 2);
     }
 }

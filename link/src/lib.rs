@@ -8,11 +8,14 @@
 //! directions.
 //!
 //! The promise is *nothing accepted is lost or applied twice*:
-//! - [`outbox`]: `send` returns once the message is in sled **and flushed**; an entry leaves on
-//!   the wire only once durable, and is deleted only on the peer's cumulative `Ack`.
-//! - [`inbox`]: the receiver applies a message and records its sequence number in one sled
-//!   transaction; redelivered messages are acknowledged again and not applied; a gap closes the
-//!   connection. Acks (and the Hello's `last_received`) leave only after a flush.
+//! - [`outbox`]: `send` returns once the message is committed **and covered by a durability
+//!   barrier** (`hotspot_storage::Db::barrier`, an fsync shared by concurrent callers); an
+//!   entry leaves on the wire only once durable, and is deleted only on the peer's cumulative
+//!   `Ack`.
+//! - [`inbox`]: the receiver applies a message and records its sequence number in one
+//!   transaction (everything one read delivered in one); redelivered messages are acknowledged
+//!   again and not applied; a gap closes the connection. Acks (and the Hello's
+//!   `last_received`) leave only after a barrier.
 //! - `session`: one connection's protocol loop: Hello each way, then data, acks, heartbeats
 //!   and requests on one bidirectional stream, with a reader and a writer that never wait on
 //!   each other (so two busy peers cannot deadlock on flow control).
@@ -27,7 +30,6 @@
 pub mod backoff;
 pub mod client;
 pub mod config;
-pub mod durable;
 pub mod enroll;
 pub mod error;
 pub mod hooks;
@@ -37,20 +39,21 @@ pub mod peer;
 pub mod recording;
 pub mod server;
 pub mod udp;
-pub mod watchdog;
 pub mod wire;
 
 mod channel;
 mod registry;
 mod session;
 
+#[cfg(test)]
+mod powercut_tests;
+
 pub use client::{ClientTls, LinkClient, LinkState};
 pub use config::{ClientConfig, Congestion, LinkConfig, ServerConfig};
-pub use durable::Flusher;
 pub use enroll::enroll;
 pub use error::{ApplyError, LinkError};
 pub use hooks::{ControlHooks, EnrollRefusal, Enroller, RefuseRequests, Renewer, Responder};
-pub use inbox::{Inbound, InboxTx};
+pub use inbox::Inbound;
 pub use outbox::{PushAbort, PushWithError};
 pub use peer::PeerId;
 pub use recording::RecordingInbox;

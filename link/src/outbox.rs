@@ -1,48 +1,50 @@
 //! The durable outbox: what this side must deliver to one peer, in sequence order.
 //!
-//! One sled tree per peer (`link/outbox/<peer>`), key = big-endian `u64` sequence number (so
+//! One table per peer (`link/outbox/<peer>`), key = big-endian `u64` sequence number (so
 //! keys sort numerically), value = the postcard bytes of the message. Beside it, in
 //! `link/outbox-meta`, the last sequence number ever assigned (`last/<peer>`, written in the same
 //! transaction as the entries, so a number is never handed out twice) and the highest number
 //! the peer acknowledged (`acked/<peer>`, to recognise a peer that lost its state).
 //!
 //! Invariants, and where they hold:
-//! - **Durable before the wire**: [`Outbox::push_batch`] flushes sled (one group-committed flush per
-//!   batch: group commit) and only then raises the `durable` watermark; sessions send only
-//!   entries at or below it. A crash can therefore never reuse a number the peer has seen.
-//! - **Deleted only on ack**: entries leave the tree only in `Outbox::ack`, called for the
+//! - **Durable before the wire**: [`Outbox::push_batch`] commits, waits for the database's
+//!   barrier (one fsync shared by every concurrent batch: group commit) and only then raises the
+//!   `durable` watermark; sessions send only entries at or below it. A crash can therefore
+//!   never reuse a number the peer has seen.
+//! - **Deleted only on ack**: entries leave the table only in `Outbox::ack`, called for the
 //!   peer's `Ack` and for the `last_received` of its Hello, both of which the peer sends after
-//!   its own flush.
+//!   its own barrier.
 //! - **Bounded**: at most `max` entries; beyond, `OutboxFull` and nothing is written.
 
-use std::sync::Arc;
+use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use hotspot_storage::{Db, StorageError, WriteTx};
 use serde::Serialize;
-use sled::Transactional;
-use sled::transaction::ConflictableTransactionError;
 use tokio::sync::watch;
 
-use crate::durable::Flusher;
 use crate::error::LinkError;
 use crate::peer::PeerId;
 
 /// Bytes a Data frame adds around its body: the variant tag and the sequence varint.
 pub(crate) const DATA_OVERHEAD: usize = 16;
 
+/// The table of every outbox's position.
+pub(crate) const META: &str = "link/outbox-meta";
+
 /// Why the caller's part of [`Outbox::push_batch_with`] stopped the transaction.
 #[derive(Debug)]
 pub enum PushAbort<E> {
     /// The caller's own reason: nothing is written.
     Caller(E),
-    /// A sled failure inside the caller's writes (a conflict is retried by sled).
-    Storage(sled::transaction::UnabortableTransactionError),
+    /// The database failed inside the caller's writes.
+    Storage(StorageError),
     #[doc(hidden)]
     Link(LinkError),
 }
 
-impl<E> From<sled::transaction::UnabortableTransactionError> for PushAbort<E> {
-    fn from(e: sled::transaction::UnabortableTransactionError) -> Self {
+impl<E> From<StorageError> for PushAbort<E> {
+    fn from(e: StorageError) -> Self {
         PushAbort::Storage(e)
     }
 }
@@ -60,10 +62,9 @@ pub enum PushWithError<E> {
 /// One peer's outbox.
 #[derive(Debug)]
 pub struct Outbox {
-    flusher: Arc<Flusher>,
+    db: Db,
     peer: String,
-    entries: sled::Tree,
-    meta: sled::Tree,
+    entries: String,
     max: u64,
     max_body: usize,
     len: AtomicU64,
@@ -84,29 +85,22 @@ pub(crate) fn seq_of(bytes: &[u8]) -> Result<u64, LinkError> {
     Ok(u64::from_be_bytes(arr))
 }
 
-fn opt_seq(v: Option<sled::IVec>) -> Result<u64, LinkError> {
+pub(crate) fn opt_seq(v: Option<Vec<u8>>) -> Result<u64, LinkError> {
     v.map_or(Ok(0), |v| seq_of(&v))
 }
 
 impl Outbox {
     /// Opens (or creates) the outbox for `peer` in `db`; `max_frame` bounds each message.
-    pub fn open(
-        db: &sled::Db,
-        flusher: Arc<Flusher>,
-        peer: &PeerId,
-        max: u64,
-        max_frame: usize,
-    ) -> Result<Outbox, LinkError> {
+    pub fn open(db: &Db, peer: &PeerId, max: u64, max_frame: usize) -> Result<Outbox, LinkError> {
         let key = peer.storage_key();
-        let entries = db.open_tree(format!("link/outbox/{key}"))?;
-        let meta = db.open_tree("link/outbox-meta")?;
+        let entries = format!("link/outbox/{key}");
+        let len = db.read()?.len(&entries)?;
         let outbox = Outbox {
-            len: AtomicU64::new(entries.len() as u64),
+            len: AtomicU64::new(len),
             durable: watch::Sender::new(0),
             peer: key,
             entries,
-            meta,
-            flusher,
+            db: db.clone(),
             max,
             max_body: max_frame.saturating_sub(DATA_OVERHEAD),
         };
@@ -139,12 +133,12 @@ impl Outbox {
 
     /// The last sequence number assigned (0 before the first message).
     pub fn last_seq(&self) -> Result<u64, LinkError> {
-        opt_seq(self.meta.get(self.last_key())?)
+        opt_seq(self.db.read()?.get(META, self.last_key().as_bytes())?)
     }
 
     /// The highest sequence number the peer acknowledged.
     pub fn acked(&self) -> Result<u64, LinkError> {
-        opt_seq(self.meta.get(self.acked_key())?)
+        opt_seq(self.db.read()?.get(META, self.acked_key().as_bytes())?)
     }
 
     /// Queues one message; returns its sequence number once it is durable.
@@ -155,35 +149,30 @@ impl Outbox {
             .ok_or_else(|| LinkError::Encode("empty batch".into()))
     }
 
-    /// Queues messages in order, in one transaction and one flush; returns their sequence
+    /// Queues messages in order, in one transaction and one barrier; returns their sequence
     /// numbers once they are durable. All or none are queued. An error after the transaction
-    /// (the flush failed) means "not known to be durable": the messages may still be delivered,
-    /// delivery being at-least-once for the caller too.
+    /// (the barrier failed) means "not known to be durable": the messages may still be
+    /// delivered, delivery being at-least-once for the caller too.
     pub async fn push_batch<D: Serialize>(&self, bodies: &[D]) -> Result<Vec<u64>, LinkError> {
         if bodies.is_empty() {
             return Ok(Vec::new());
         }
-        let write = |_: &[sled::transaction::TransactionalTree], _: u64| {
-            Ok::<(), PushAbort<std::convert::Infallible>>(())
-        };
-        match self.push_batch_with(bodies, &[], write).await {
+        let write = |_: &mut WriteTx<'_>, _: u64| Ok::<(), PushAbort<std::convert::Infallible>>(());
+        match self.push_batch_with(bodies, write).await {
             Ok((seqs, ())) => Ok(seqs),
             Err(PushWithError::Link(e)) => Err(e),
             Err(PushWithError::Aborted(never)) => match never {},
         }
     }
 
-    /// Queues messages like [`Outbox::push_batch`], and in the *same* sled transaction runs
-    /// `write` over the caller's `trees` (in the order given) with the sequence number of the
-    /// first message: the caller's records and the messages commit together or not at all, and
-    /// one flush makes both durable. `write` may run more than once (sled retries conflicting
-    /// transactions), so it must only write through the trees it is given. An `Err` from it
-    /// aborts everything and comes back as [`PushWithError::Aborted`].
+    /// Queues messages like [`Outbox::push_batch`], and in the *same* transaction runs `write`
+    /// with the sequence number of the first message: the caller's records and the messages
+    /// commit together or not at all, and one barrier makes both durable. An `Err` from `write`
+    /// rolls everything back and comes back as [`PushWithError::Aborted`].
     pub async fn push_batch_with<D, T, E>(
         &self,
         bodies: &[D],
-        trees: &[sled::Tree],
-        write: impl Fn(&[sled::transaction::TransactionalTree], u64) -> Result<T, PushAbort<E>>,
+        write: impl FnOnce(&mut WriteTx<'_>, u64) -> Result<T, PushAbort<E>>,
     ) -> Result<(Vec<u64>, T), PushWithError<E>>
     where
         D: Serialize,
@@ -204,21 +193,13 @@ impl Outbox {
         let n = encoded.len() as u64;
         self.reserve(n)?;
         let last_key = self.last_key();
-        let mut all = vec![self.meta.clone(), self.entries.clone()];
-        all.extend(trees.iter().cloned());
-        let result = all.as_slice().transaction(|t| {
-            let (meta, entries) = (&t[0], &t[1]);
-            let last = opt_seq(meta.get(last_key.as_bytes())?)
-                .map_err(|e| ConflictableTransactionError::Abort(PushAbort::Link(e)))?;
+        let result = self.db.write(|tx| {
+            let last = opt_seq(tx.get(META, last_key.as_bytes())?).map_err(PushAbort::Link)?;
             for (i, bytes) in encoded.iter().enumerate() {
-                entries.insert(&seq_key(last + 1 + i as u64), bytes.as_slice())?;
+                tx.insert(&self.entries, &seq_key(last + 1 + i as u64), bytes)?;
             }
-            meta.insert(last_key.as_bytes(), &seq_key(last + n))?;
-            let out = match write(&t[2..], last + 1) {
-                Ok(out) => out,
-                Err(PushAbort::Storage(e)) => return Err(e.into()),
-                Err(abort) => return Err(ConflictableTransactionError::Abort(abort)),
-            };
+            tx.insert(META, last_key.as_bytes(), &seq_key(last + n))?;
+            let out = write(tx, last + 1)?;
             Ok((last, out))
         });
         let (last, out) = match result {
@@ -226,18 +207,13 @@ impl Outbox {
             Err(e) => {
                 self.len.fetch_sub(n, Ordering::Relaxed);
                 return Err(match e {
-                    sled::transaction::TransactionError::Abort(PushAbort::Link(e)) => e.into(),
-                    sled::transaction::TransactionError::Abort(PushAbort::Caller(e)) => {
-                        PushWithError::Aborted(e)
-                    }
-                    sled::transaction::TransactionError::Abort(PushAbort::Storage(e)) => {
-                        LinkError::Storage(sled::Error::ReportableBug(e.to_string())).into()
-                    }
-                    sled::transaction::TransactionError::Storage(e) => LinkError::from(e).into(),
+                    PushAbort::Link(e) => e.into(),
+                    PushAbort::Caller(e) => PushWithError::Aborted(e),
+                    PushAbort::Storage(e) => LinkError::from(e).into(),
                 });
             }
         };
-        self.flusher.flush().await.map_err(LinkError::from)?;
+        self.db.barrier().await.map_err(LinkError::from)?;
         let newest = last + n;
         self.durable.send_if_modified(|d| {
             let raise = newest > *d;
@@ -281,75 +257,62 @@ impl Outbox {
         from: u64,
         upto: u64,
         max_count: usize,
-    ) -> Result<Vec<(u64, sled::IVec)>, LinkError> {
+    ) -> Result<Vec<(u64, Vec<u8>)>, LinkError> {
         if from > upto {
             return Ok(Vec::new());
         }
-        self.entries
-            .range(seq_key(from)..=seq_key(upto))
-            .take(max_count)
-            .map(|kv| {
-                let (k, v) = kv?;
-                Ok((seq_of(&k)?, v))
-            })
+        let (lo, hi) = (seq_key(from), seq_key(upto));
+        self.db
+            .read()?
+            .entries(
+                &self.entries,
+                (Bound::Included(&lo[..]), Bound::Included(&hi[..])),
+                max_count,
+            )?
+            .into_iter()
+            .map(|(k, v)| Ok((seq_of(&k)?, v)))
             .collect()
     }
 
     /// The peer durably holds everything up to `upto`: delete it. Returns how many went.
+    ///
+    /// Not followed by a barrier: a crash that forgets an ack only resends what the peer
+    /// recognises as a duplicate.
     pub(crate) fn ack(&self, upto: u64) -> Result<u64, LinkError> {
-        let keys = self
-            .entries
-            .range(..=seq_key(upto))
-            .keys()
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut removed = 0;
-        for k in keys {
-            // Count only our own removals: two sessions of one peer may ack concurrently.
-            if self.entries.remove(k)?.is_some() {
-                removed += 1;
+        let hi = seq_key(upto);
+        let acked_key = self.acked_key();
+        let removed = self.db.write(|tx| {
+            let removed =
+                tx.remove_range(&self.entries, (Bound::Unbounded, Bound::Included(&hi[..])))?;
+            let old = opt_seq(tx.get(META, acked_key.as_bytes())?).unwrap_or(0);
+            if upto > old {
+                tx.insert(META, acked_key.as_bytes(), &seq_key(upto))?;
             }
-        }
-        self.len.fetch_sub(removed, Ordering::Relaxed);
-        self.meta.fetch_and_update(self.acked_key(), |old| {
-            let old = old.and_then(|o| seq_of(o).ok()).unwrap_or(0);
-            Some(seq_key(old.max(upto)).to_vec())
+            Ok::<_, StorageError>(removed)
         })?;
+        // Write transactions run one at a time, so two sessions of one peer acking at once
+        // each count only their own removals.
+        self.len.fetch_sub(removed, Ordering::Relaxed);
         Ok(removed)
     }
 
     /// Starts the numbering over, for a peer whose link state is gone (an agent enrolled
     /// again, with a new or wiped data directory): entries not yet acknowledged keep their
     /// order and are renumbered from 1; nothing acknowledged comes back. One transaction, then
-    /// a flush. The caller disconnects the peer first. Returns how many entries are pending.
+    /// a barrier. The caller disconnects the peer first. Returns how many entries are pending.
     pub async fn restart_numbering(&self) -> Result<u64, LinkError> {
         let (last_key, acked_key) = (self.last_key(), self.acked_key());
-        let pending = loop {
-            let seen_last = self.last_seq()?;
-            let pending = self.entries.iter().collect::<Result<Vec<_>, _>>()?;
-            let result = (&self.entries, &self.meta).transaction(|(entries, meta)| {
-                let last = opt_seq(meta.get(last_key.as_bytes())?)
-                    .map_err(ConflictableTransactionError::Abort)?;
-                if last != seen_last {
-                    // A push landed since we read the entries: read again.
-                    return Ok(false);
-                }
-                for (k, _) in &pending {
-                    entries.remove(k)?;
-                }
-                for (i, (_, v)) in pending.iter().enumerate() {
-                    entries.insert(&seq_key(i as u64 + 1), v.clone())?;
-                }
-                meta.insert(last_key.as_bytes(), &seq_key(pending.len() as u64))?;
-                meta.insert(acked_key.as_bytes(), &seq_key(0))?;
-                Ok(true)
-            });
-            match result {
-                Ok(true) => break pending.len() as u64,
-                Ok(false) => continue,
-                Err(e) => return Err(e.into()),
+        let pending = self.db.write(|tx| {
+            let pending = tx.entries(&self.entries, hotspot_storage::ALL, usize::MAX)?;
+            tx.remove_range(&self.entries, hotspot_storage::ALL)?;
+            for (i, (_, v)) in pending.iter().enumerate() {
+                tx.insert(&self.entries, &seq_key(i as u64 + 1), v)?;
             }
-        };
-        self.flusher.flush().await?;
+            tx.insert(META, last_key.as_bytes(), &seq_key(pending.len() as u64))?;
+            tx.insert(META, acked_key.as_bytes(), &seq_key(0))?;
+            Ok::<_, StorageError>(pending.len() as u64)
+        })?;
+        self.db.barrier().await?;
         self.len.store(pending, Ordering::Relaxed);
         self.durable.send_replace(pending);
         Ok(pending)
@@ -380,15 +343,11 @@ impl Outbox {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::durable::open_db;
 
-    fn open(dir: &std::path::Path, max: u64) -> (sled::Db, Outbox) {
-        let db = open_db(dir, Duration::from_secs(5)).expect("opens");
-        let flusher = Arc::new(Flusher::new(db.clone()));
-        let outbox = Outbox::open(&db, flusher, &PeerId::Controller, max, 1024).expect("opens");
+    fn open(dir: &std::path::Path, max: u64) -> (Db, Outbox) {
+        let db = Db::open(dir.join("db"), hotspot_storage::Options::default()).expect("opens");
+        let outbox = Outbox::open(&db, &PeerId::Controller, max, 1024).expect("opens");
         (db, outbox)
     }
 
@@ -396,26 +355,26 @@ mod tests {
     async fn push_with_commits_the_callers_writes_with_the_messages_or_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (db, o) = open(dir.path(), 10);
-        let mine = db.open_tree("mine").expect("tree");
+        let mine = |db: &Db| db.read().expect("reads").len("mine").expect("counts");
         let (seqs, first) = o
-            .push_batch_with(&["a", "b"], std::slice::from_ref(&mine), |t, first| {
-                t[0].insert(&first.to_be_bytes(), "sale")?;
+            .push_batch_with(&["a", "b"], |tx, first| {
+                tx.insert("mine", &first.to_be_bytes(), b"sale")?;
                 Ok::<_, PushAbort<()>>(first)
             })
             .await
             .expect("pushes");
         assert_eq!((seqs, first), (vec![1, 2], 1));
-        assert_eq!(mine.len(), 1);
+        assert_eq!(mine(&db), 1);
         assert_eq!(*o.durable().borrow(), 2);
         let refused = o
-            .push_batch_with(&["c"], std::slice::from_ref(&mine), |t, first| {
-                t[0].insert(&first.to_be_bytes(), "sale")?;
+            .push_batch_with(&["c"], |tx, first| {
+                tx.insert("mine", &first.to_be_bytes(), b"sale")?;
                 Err::<(), _>(PushAbort::Caller("no"))
             })
             .await;
         assert!(matches!(refused, Err(PushWithError::Aborted("no"))));
         assert_eq!((o.len(), o.last_seq().expect("reads")), (2, 2));
-        assert_eq!(mine.len(), 1, "the caller's write went with the abort");
+        assert_eq!(mine(&db), 1, "the caller's write went with the abort");
     }
 
     #[tokio::test]

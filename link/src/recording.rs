@@ -7,18 +7,20 @@
 //! that the counter is N: a message applied twice would leave the records unchanged but raise
 //! the counter.
 
+use hotspot_storage::{Db, WriteTx};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApplyError, LinkError};
-use crate::inbox::{Inbound, InboxTx};
-use crate::outbox::{seq_key, seq_of};
+use crate::inbox::Inbound;
+use crate::outbox::{opt_seq, seq_key, seq_of};
 use crate::peer::PeerId;
 
-/// Records inbound messages in one sled tree.
+/// Records inbound messages in one table.
 #[derive(Clone, Debug)]
 pub struct RecordingInbox {
-    tree: sled::Tree,
+    db: Db,
+    table: String,
 }
 
 fn prefix(peer: &PeerId, kind: u8) -> Vec<u8> {
@@ -29,29 +31,27 @@ fn prefix(peer: &PeerId, kind: u8) -> Vec<u8> {
 }
 
 impl RecordingInbox {
-    /// Records into tree `name` of `db` (the same database as the link's).
-    pub fn open(db: &sled::Db, name: &str) -> Result<Self, LinkError> {
-        Ok(RecordingInbox {
-            tree: db.open_tree(name)?,
-        })
+    /// Records into table `name` of `db` (the same database as the link's).
+    pub fn new(db: &Db, name: &str) -> Self {
+        RecordingInbox {
+            db: db.clone(),
+            table: name.to_string(),
+        }
     }
 
     /// How many times `apply` committed for `peer`.
     pub fn apply_count(&self, peer: &PeerId) -> Result<u64, LinkError> {
-        self.tree
-            .get(prefix(peer, b'n'))?
-            .map_or(Ok(0), |v| seq_of(&v))
+        opt_seq(self.db.read()?.get(&self.table, &prefix(peer, b'n'))?)
     }
 
     /// The recorded `(seq, postcard bytes)` from `peer`, in sequence order.
     pub fn records(&self, peer: &PeerId) -> Result<Vec<(u64, Vec<u8>)>, LinkError> {
         let p = prefix(peer, b'm');
-        self.tree
-            .scan_prefix(&p)
-            .map(|kv| {
-                let (k, v) = kv?;
-                Ok((seq_of(&k[p.len()..])?, v.to_vec()))
-            })
+        self.db
+            .read()?
+            .prefixed(&self.table, &p)?
+            .into_iter()
+            .map(|(k, v)| Ok((seq_of(&k[p.len()..])?, v)))
             .collect()
     }
 
@@ -69,22 +69,21 @@ impl RecordingInbox {
 }
 
 impl<D: Serialize> Inbound<D> for RecordingInbox {
-    fn trees(&self) -> Vec<sled::Tree> {
-        vec![self.tree.clone()]
-    }
-
-    fn apply(&self, tx: &InboxTx<'_>, peer: &PeerId, seq: u64, body: &D) -> Result<(), ApplyError> {
-        let tree = tx.tree(0)?;
+    fn apply(
+        &self,
+        tx: &mut WriteTx<'_>,
+        peer: &PeerId,
+        seq: u64,
+        body: &D,
+    ) -> Result<(), ApplyError> {
         let bytes = postcard::to_stdvec(body).map_err(|e| ApplyError::Failed(e.to_string()))?;
         let mut key = prefix(peer, b'm');
         key.extend_from_slice(&seq_key(seq));
-        tree.insert(key, bytes)?;
+        tx.insert(&self.table, &key, &bytes)?;
         let count_key = prefix(peer, b'n');
-        let count = match tree.get(&count_key)? {
-            Some(v) => seq_of(&v).map_err(|e| ApplyError::Failed(e.to_string()))?,
-            None => 0,
-        };
-        tree.insert(count_key, &seq_key(count + 1))?;
+        let count = opt_seq(tx.get(&self.table, &count_key)?)
+            .map_err(|e| ApplyError::Failed(e.to_string()))?;
+        tx.insert(&self.table, &count_key, &seq_key(count + 1))?;
         Ok(())
     }
 }

@@ -18,14 +18,9 @@ fn msg(i: u64) -> Msg {
     (i, format!("message number {i}"))
 }
 
-/// Reopens a sled directory, waiting for the previous owner's handles to be gone.
-fn reopen(path: &Path) -> sled::Db {
-    hotspot_link::durable::open_db(path, Duration::from_secs(5)).unwrap_or_else(|e| {
-        panic!(
-            "sled at {} still held after 5 s (leaked handle?): {e}",
-            path.display()
-        )
-    })
+/// Reopens a data directory, waiting for the previous owner's handles to be gone.
+fn reopen(path: &Path) -> Db {
+    open_db(path)
 }
 
 async fn send_range_from_server(
@@ -100,7 +95,7 @@ async fn agent_up(
     id: &AgentIdentity,
     path: &Path,
     server: SocketAddr,
-) -> (Agent, RecordingInbox, sled::Db) {
+) -> (Agent, RecordingInbox, Db) {
     let db = reopen(path);
     let (agent, inbox) = start_agent(pki.client_tls(&id.key, &id.cert), &db, server).await;
     (agent, inbox, db)
@@ -142,7 +137,7 @@ async fn five_thousand_each_way_exactly_once_through_reconnects_and_restarts() {
         "the cut came while messages were flowing ({applied_at_cut} applied)"
     );
 
-    // 2. The agent "process" restarts: everything dropped, the same sled directory reopened.
+    // 2. The agent "process" restarts: everything dropped, the same data directory reopened.
     agent.shutdown().await.expect("agent stops");
     drop((agent, adb));
     send_range_from_server(&server, &site_id, 2501, 3000).await;
@@ -165,8 +160,8 @@ async fn five_thousand_each_way_exactly_once_through_reconnects_and_restarts() {
     both_ways(&server, &agent, &site_id, 4001, N).await;
 
     // Everything arrives once, in order, and both outboxes drain.
-    let received_c = RecordingInbox::open(&cdb, "test/received").expect("tree");
-    let received_a = RecordingInbox::open(&adb, "test/received").expect("tree");
+    let received_c = RecordingInbox::new(&cdb, "test/received");
+    let received_a = RecordingInbox::new(&adb, "test/received");
     let done = eventually(Duration::from_secs(15), || {
         received_c.apply_count(&from_agent).unwrap_or(0) >= N
             && received_a.apply_count(&PeerId::Controller).unwrap_or(0) >= N

@@ -540,7 +540,7 @@ impl fmt::Debug for Keyring {
 ///
 /// In human-readable formats (JSON) a string is [`StoredSecret::LegacyPlain`], so an old
 /// `"password": "x"` reads as such, and sealed bytes are an array of numbers. In compact formats
-/// (postcard in sled) it is an enum with `Sealed` as variant 0. Serializing `LegacyPlain` fails:
+/// (postcard in the database) it is an enum with `Sealed` as variant 0. Serializing `LegacyPlain` fails:
 /// re-seal it first ([`StoredSecret::reseal_if_plain`]).
 #[derive(Clone, PartialEq, Eq)]
 pub enum StoredSecret {

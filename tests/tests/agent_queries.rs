@@ -107,7 +107,7 @@ async fn the_router_password_is_sealed_at_rest() {
         .expect("flush");
     assert!(
         !files_containing(&site.data_dir, b"hotspot-fleet package-1").is_empty(),
-        "the scan does see what sled stores in clear (the vouchers' comments)"
+        "the scan does see what the database stores in clear (the vouchers' comments)"
     );
     assert_eq!(
         files_containing(&site.data_dir, SECRET.as_bytes()),

@@ -1,6 +1,6 @@
 //! The fault suite (issue 6 §3) at CI sizes: one test per scenario, each over real processes
 //! (`hotspot-controller` and `hotspot-agent` as children), ending with the ledger, the agent's
-//! sled and the simulated router compared — every paid voucher once everywhere, nothing on the
+//! database and the simulated router compared — every paid voucher once everywhere, nothing on the
 //! router the ledger does not know, equal revenue. Each test adds its row to
 //! `target/fault-summary.txt`; `cargo run -p hotspot-tests --bin fault-suite` runs them all in a
 //! row (`--soak` for larger runs). `FAULT_SUITE_SCALE=0.2` shrinks a local run.

@@ -1,7 +1,7 @@
 //! The fleet link over a bad uplink, between real processes: a `fleet-peer` controller and a
 //! `fleet-peer` agent exchange 5,000 numbered notes each way through the link-fault proxy,
 //! first while it drops 30 % of datagrams both ways, then (a fresh pair) while it cuts the
-//! link for 30 s in the middle of the flow. Afterwards each receiver's sled records must hold
+//! link for 30 s in the middle of the flow. Afterwards each receiver's records on disk must hold
 //! every note exactly once, in order, and each sender's outbox must be empty.
 //!
 //! Waits are bounded only to turn a hang into a failure; nothing here asserts how long

@@ -1,7 +1,7 @@
 //! Crash safety of the fleet link between real processes: while a `fleet-peer` controller and
 //! a `fleet-peer` agent exchange numbered notes both ways, one of them is killed with SIGKILL
 //! (`Child::kill`) at random moments, at least 20 times, and restarted each time on the same
-//! data directory. At the end each receiver's sled records must hold every note exactly once
+//! data directory. At the end each receiver's records on disk must hold every note exactly once
 //! and in order, both outboxes must be empty, and no restart may have resumed sending below a
 //! number it had already reported as durably queued.
 //!
@@ -66,7 +66,8 @@ struct Outcome {
     /// Restarts whose resume point was above the last `sent` line seen before the kill: the
     /// kill fell between a durable push and its report.
     resumed_above_report: u32,
-    /// Restarts whose own counter lagged the outbox (kill between the push and the counter).
+    /// Restarts whose own counter lagged the outbox: a controller killed between a push and
+    /// its counter's write (the agent's counter commits with the push, so never lags).
     counter_lagged: u32,
     converge: Duration,
 }

@@ -94,16 +94,12 @@ async fn drain(
         if items.is_empty() {
             return Ok(Drained::Empty);
         }
-        // Only what is on disk goes to a router: a sale whose flush failed (disk full) must
-        // not reach it. One flush per batch; usually a no-op, the writer flushed already.
-        let db = core.store.db().clone();
-        match tokio::task::spawn_blocking(move || db.flush()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                core.mark_storage_failed(&e.to_string());
-                return Ok(Drained::Stalled);
-            }
-            Err(e) => return Err(format!("flush task: {e}")),
+        // Only what is on disk goes to a router: a sale whose barrier failed (disk full) must
+        // not reach it, nor a command a power cut could take back. One barrier per batch;
+        // usually a no-op, the writer's barrier covered it already.
+        if let Err(e) = core.store.flush().await {
+            core.mark_storage_failed(&e.to_string());
+            return Ok(Drained::Stalled);
         }
         let started = std::time::Instant::now();
         let result = batch::run(&live.pool(), &items).await;

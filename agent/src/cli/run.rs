@@ -85,11 +85,7 @@ async fn stop_signal() -> anyhow::Result<&'static str> {
     }
 }
 
-/// No runtime progress for this long aborts the process (see `hotspot_link::watchdog`).
-const WATCHDOG_STALL: std::time::Duration = std::time::Duration::from_secs(60);
-
 pub async fn run(args: RunArgs) -> ExitCode {
-    hotspot_link::watchdog::spawn(WATCHDOG_STALL);
     let agent = match start(&args).await {
         Ok(agent) => agent,
         Err(e) => {

@@ -2,10 +2,10 @@
 //! not the controller is reachable.
 //!
 //! ```text
-//!  staff ──HTTP(S)──▶ http (session, CSRF) ──▶ sell ── one sled transaction ──▶ outbox: IssuedAtSite …
-//!                                                     (+ desired, queue, sales)      │ one flush
+//!  staff ──HTTP(S)──▶ http (session, CSRF) ──▶ sell ── one transaction ──────▶ outbox: IssuedAtSite …
+//!                                                     (+ desired, queue, sales)      │ one barrier
 //!                                                                                     ▼
-//!                                     apply worker ◀── wake ── answer (after the flush, ≤ 2 s wait)
+//!                                     apply worker ◀── wake ── answer (after the barrier, ≤ 2 s wait)
 //! ```
 //!
 //! - [`auth`]: staff checked offline against the directory the controller pushed (Argon2id;
@@ -13,20 +13,21 @@
 //!   sessions in memory (a restart logs everyone out), CSRF tokens.
 //! - [`sell`]: codes under the granted prefix, never colliding with anything the agent knows;
 //!   the sale's desired state, apply-queue item, sales record *and* its `IssuedAtSite` event
-//!   commit in one transaction with the outbox, made durable by one flush before the answer.
+//!   commit in one transaction with the outbox, made durable by one barrier before the answer.
 //!   Because the event is in the outbox from the same commit as the queue item, the apply
 //!   worker's later `Applied`/`Failed` always follows it on the wire.
 //! - [`http`]: the JSON API (the contract the fault suite codes against) and the page.
 //! - [`tls`]: the HTTPS listener with the self-signed certificate from `hotspot_pki`.
 //! - [`LinkWatch`]: when the link went down, for the page's "offline since" line.
 //!
-//! Disk full: sled keeps an IO error (ENOSPC) until the database is reopened. The first
+//! Disk full: the engine refuses writes after a failed commit (ENOSPC) until the database is
+//! reopened. The first
 //! failed sale marks the agent's storage failed (`Core::mark_storage_failed`): further sales
-//! answer 507 `storage_full` at once, the apply workers pause (and they flush before every
-//! batch, so nothing that is not on disk reaches a router), and once the data dir takes
+//! answer 507 `storage_full` at once, the apply workers pause (and they wait for the barrier before
+//! every batch, so nothing that is not on disk reaches a router), and once the data dir takes
 //! writes again the agent exits with status 75 for the service manager (`Restart=always`) to
 //! start it on a freshly opened database: everything acknowledged is on disk, a refused sale
-//! is not. (Chosen over reopening sled in-process: every task holds tree handles.)
+//! is not. (Chosen over reopening the database in-process: every task holds a handle to it.)
 //!
 //! Code space: the grant is a prefix plus a budget of sales the controller has not
 //! acknowledged yet (see `Command::CodeGrant`); selling beyond it is refused with

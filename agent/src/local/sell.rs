@@ -1,8 +1,8 @@
 //! A sale at the site: checks, codes, one durable commit, the router at once.
 //!
 //! The order that keeps the ledger exact: the sale's `IssuedAtSite` events go into the outbox
-//! in the same sled transaction as its desired-state entries, apply-queue items and sales
-//! records ([`hotspot_link::LinkClient::send_batch_with`]), and one flush makes all of it
+//! in the same transaction as its desired-state entries, apply-queue items and sales
+//! records ([`hotspot_link::LinkClient::send_batch_with`]), and one barrier makes all of it
 //! durable before the staff member gets an answer. The apply worker is woken only after
 //! that, and its `Applied`/`Failed` events get later outbox numbers, so the controller always
 //! learns of the sale before its outcome, however the link behaves.
@@ -22,7 +22,9 @@ use hotspot_shared::voucher::CodeSpec;
 
 use crate::runtime::{Core, unix_now};
 use crate::store::records::{desired_key, encode, queue_key};
-use crate::store::{ApplyItem, ApplyOp, DesiredEntry, DesiredStatus, SaleRecord, StoreError};
+use crate::store::{
+    ApplyItem, ApplyOp, DesiredEntry, DesiredStatus, SaleRecord, StoreError, next_queue_seq, table,
+};
 
 /// Most vouchers in one local sale.
 pub const MAX_SALE: usize = 500;
@@ -87,13 +89,10 @@ impl SellError {
     }
 }
 
-/// Whether a sled failure is the disk being full (ENOSPC, or EDQUOT).
-pub fn is_disk_full(e: &sled::Error) -> bool {
+/// Whether a storage failure is the disk being full (ENOSPC, or EDQUOT).
+pub fn is_disk_full(e: &hotspot_storage::StorageError) -> bool {
     match e {
-        sled::Error::Io(io) => {
-            io.kind() == std::io::ErrorKind::StorageFull
-                || matches!(io.raw_os_error(), Some(28 | 122))
-        }
+        hotspot_storage::StorageError::DiskFull(_) => true,
         other => {
             let text = other.to_string();
             text.contains("No space left") || text.contains("os error 28")
@@ -101,7 +100,7 @@ pub fn is_disk_full(e: &sled::Error) -> bool {
     }
 }
 
-fn storage_error(e: sled::Error) -> SellError {
+fn storage_error(e: hotspot_storage::StorageError) -> SellError {
     if is_disk_full(&e) {
         SellError::StorageFull(e.to_string())
     } else {
@@ -128,7 +127,7 @@ fn link_error(e: LinkError) -> SellError {
 impl From<StoreError> for SellError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Sled(e) => storage_error(e),
+            StoreError::Storage(e) => storage_error(e),
             StoreError::Codec(c) => SellError::Storage(c),
         }
     }
@@ -364,22 +363,20 @@ impl Seller {
                 .map(encode)
                 .collect::<Result<_, StoreError>>()?;
             let committed = link
-                .send_batch_with(&events, &store.sale_trees(), |t, first| {
-                    let (queue, desired, sales_tree) = (&t[0], &t[1], &t[2]);
+                .send_batch_with(&events, |tx, first| {
                     for (i, (entry, desired_bytes, item)) in items.iter().enumerate() {
                         let key = desired_key(router, &entry.user.code);
-                        if desired.get(&key)?.is_some() {
+                        if tx.contains(table::DESIRED, &key)? {
                             return Err(PushAbort::Caller(Abort::Collision(
                                 entry.user.code.clone(),
                             )));
                         }
-                        desired.insert(key, desired_bytes.as_slice())?;
-                        let seq = queue
-                            .generate_id()
+                        tx.insert(table::DESIRED, &key, desired_bytes)?;
+                        let seq = next_queue_seq(tx)
                             .map_err(|e| PushAbort::Caller(Abort::Store(e.to_string())))?;
-                        queue.insert(&queue_key(router, seq), item.as_slice())?;
+                        tx.insert(table::QUEUE, &queue_key(router, seq), item)?;
                         let sale_seq = first + i as u64;
-                        sales_tree.insert(&sale_seq.to_be_bytes(), sale_bytes[i].as_slice())?;
+                        tx.insert(table::SALES, &sale_seq.to_be_bytes(), &sale_bytes[i])?;
                     }
                     Ok(())
                 })
@@ -396,7 +393,7 @@ impl Seller {
                 Err(PushWithError::Link(e)) => {
                     let e = link_error(e);
                     if matches!(e, SellError::StorageFull(_) | SellError::Storage(_)) {
-                        // The commit may have reached sled's memory but not the disk: stop
+                        // The commit may be in memory but not on the disk: stop
                         // the apply workers before they put it on a router.
                         self.core.mark_storage_failed(&e.to_string());
                     }

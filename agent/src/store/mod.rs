@@ -1,6 +1,6 @@
-//! The agent's durable state in sled, behind typed operations.
+//! The agent's durable state, behind typed operations.
 //!
-//! Trees (all named `agent/…`; the link's own trees are `link/…` in the same database):
+//! Tables (all named `agent/…`; the link's own tables are `link/…` in the same database):
 //! - `routers`: router id → [`RouterEntry`] (password sealed, never plain);
 //! - `queue`: `router ‖ seq` → [`ApplyItem`], the apply queue, in order per router;
 //! - `desired`: `router ‖ code` → [`DesiredEntry`], what should exist on each router;
@@ -16,49 +16,51 @@
 //! - `sync`: "sync now" flags (router id, or `all`), read by the jobs;
 //! - `retired`: routers the controller removed, whose queue and desired state are still to be
 //!   purged;
-//! - `wake`: one key rewritten by every inbound command, watched to wake the workers.
+//! - `meta`: the last queue sequence number handed out.
 //!
-//! Why it is shaped so: the inbound handler writes several of these trees in the *same*
-//! transaction as the link's "applied seq N" record ([`Store::inbound_trees`] lists them in
-//! the order [`tree`] indexes them), so a command is queued exactly once. Who acts on a command
-//! learns of it from one sled subscriber on `wake` (one event per command, not per voucher:
-//! sled's subscriber channel holds 1,024 events and a full one stalls the writing transaction). Everything else here
-//! is a short transaction or a single write. Sequence numbers come from sled's crash-safe
-//! monotonic id generator, so a re-queued item always sorts after what is already queued
-//! (inside a transaction, only through the `TransactionalTree`: `Db::generate_id` takes the
-//! lock the transaction holds, and waits for ever).
+//! Why it is shaped so: the inbound handler writes several of these tables in the *same*
+//! transaction as the link's "applied seq N" record, so a command is queued exactly once. Who
+//! acts on a command is woken after that transaction commits ([`Store::commands`], one
+//! coalescing notification, not one per voucher). Queue sequence numbers come from a counter
+//! in `meta` written in the transaction that queues the item, so a re-queued item always sorts
+//! after what is already queued, across restarts too. Durability is the database's barrier
+//! ([`Store::flush`]): nothing is acknowledged, and nothing reaches a router, before it.
 
 pub mod records;
 
+use std::ops::Bound;
+use std::sync::Arc;
+
 use hotspot_shared::domain::{Package, RemovalReason, RouterId};
 use hotspot_shared::fleet::msg::StaffEntry;
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use hotspot_storage::{Db, StorageError, WriteTx};
 
 pub use records::{
     ApplyItem, ApplyOp, DesiredEntry, DesiredStatus, Grant, HeldUsage, RouterEntry, SaleRecord,
 };
 use records::{decode, desired_key, encode, queue_key, router_key};
 
-/// Indexes of [`Store::inbound_trees`] inside the inbound transaction.
-pub mod tree {
-    pub const ROUTERS: usize = 0;
-    pub const QUEUE: usize = 1;
-    pub const DESIRED: usize = 2;
-    pub const CATALOGUE: usize = 3;
-    pub const STAFF: usize = 4;
-    pub const GRANT: usize = 5;
-    pub const SYNC: usize = 6;
-    pub const RETIRED: usize = 7;
-    pub const WAKE: usize = 8;
+/// The agent's tables.
+pub mod table {
+    pub const ROUTERS: &str = "agent/routers";
+    pub const QUEUE: &str = "agent/queue";
+    pub const DESIRED: &str = "agent/desired";
+    pub const CATALOGUE: &str = "agent/catalogue";
+    pub const STAFF: &str = "agent/staff";
+    pub const GRANT: &str = "agent/grant";
+    pub const SYNC: &str = "agent/sync";
+    pub const RETIRED: &str = "agent/retired";
+    pub const SALES: &str = "agent/sales";
+    pub const USAGE: &str = "agent/usage";
+    pub const META: &str = "agent/meta";
 }
 
 /// Key of the single value in `catalogue`, `staff` and `grant`.
 pub const CURRENT: &[u8] = b"current";
 /// `sync` key meaning every router.
 pub const SYNC_ALL: &[u8] = b"all";
-/// The single key of `wake`.
-pub const WAKE_KEY: &[u8] = b"wake";
+/// `meta` key of the last queue sequence number.
+const QUEUE_SEQ: &[u8] = b"queue-seq";
 
 /// Local sales kept for the page's list (acknowledged ones beyond it are forgotten).
 pub const MAX_SALES_KEPT: usize = 20_000;
@@ -66,26 +68,34 @@ pub const MAX_SALES_KEPT: usize = 20_000;
 /// Most writes in one repair transaction (larger repairs take several).
 const REPAIR_CHUNK: usize = 500;
 
+/// The agent's page cache: small, the agent must fit a router's container (DESIGN.md: under
+/// 16 MB resident); its database holds little beyond the queues.
+pub const CACHE_BYTES: usize = 4 << 20;
+
+/// Opens the agent's database file (made when missing).
+pub fn open_db(path: &std::path::Path) -> Result<Db, StorageError> {
+    Db::open(
+        path,
+        hotspot_storage::Options {
+            cache_bytes: CACHE_BYTES,
+        },
+    )
+}
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage: {0}")]
-    Sled(#[from] sled::Error),
+    Storage(#[from] StorageError),
     #[error("stored value does not decode: {0}")]
     Codec(String),
 }
 
-impl From<TransactionError<StoreError>> for StoreError {
-    fn from(e: TransactionError<StoreError>) -> Self {
-        match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
-        }
+impl StoreError {
+    /// Whether the disk is full (nothing more can be made durable until space is back).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Storage(StorageError::DiskFull(_)))
     }
-}
-
-fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
-    ConflictableTransactionError::Abort(e)
 }
 
 /// An item taken off the queue and what became of it.
@@ -96,84 +106,101 @@ pub struct Done {
     pub status: DesiredStatus,
 }
 
-/// The agent's trees. Cheap to clone.
+/// Queues `op` for `router` inside `tx`, under the next queue sequence number.
+pub fn queue_in(tx: &mut WriteTx<'_>, router: RouterId, op: ApplyOp) -> Result<u64, StoreError> {
+    let seq = next_queue_seq(tx)?;
+    let item = ApplyItem { router, op };
+    tx.insert(table::QUEUE, &queue_key(router, seq), &encode(&item)?)?;
+    Ok(seq)
+}
+
+/// The next queue sequence number (from 1), taken inside `tx`.
+pub fn next_queue_seq(tx: &mut WriteTx<'_>) -> Result<u64, StoreError> {
+    let last = match tx.get(table::META, QUEUE_SEQ)? {
+        Some(v) => u64_of(&v)?,
+        None => 0,
+    };
+    let next = last + 1;
+    tx.insert(table::META, QUEUE_SEQ, &next.to_be_bytes())?;
+    Ok(next)
+}
+
+fn u64_of(bytes: &[u8]) -> Result<u64, StoreError> {
+    let arr: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Codec(format!("{} bytes where 8 were stored", bytes.len())))?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+fn after(key: &[u8]) -> Option<Vec<u8>> {
+    hotspot_storage::prefix_end(key)
+}
+
+/// The agent's tables. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: sled::Db,
-    routers: sled::Tree,
-    queue: sled::Tree,
-    desired: sled::Tree,
-    catalogue: sled::Tree,
-    staff: sled::Tree,
-    grant: sled::Tree,
-    sync: sled::Tree,
-    retired: sled::Tree,
-    wake: sled::Tree,
-    sales: sled::Tree,
-    usage: sled::Tree,
+    db: Db,
+    commands: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
-    pub fn open(db: &sled::Db) -> Result<Store, StoreError> {
-        let t = |name: &str| db.open_tree(format!("agent/{name}"));
+    pub fn open(db: &Db) -> Result<Store, StoreError> {
         Ok(Store {
             db: db.clone(),
-            routers: t("routers")?,
-            queue: t("queue")?,
-            desired: t("desired")?,
-            catalogue: t("catalogue")?,
-            staff: t("staff")?,
-            grant: t("grant")?,
-            sync: t("sync")?,
-            retired: t("retired")?,
-            wake: t("wake")?,
-            sales: t("sales")?,
-            usage: t("usage")?,
+            commands: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
-    pub fn db(&self) -> &sled::Db {
+    pub fn db(&self) -> &Db {
         &self.db
     }
 
-    /// The trees the inbound handler writes, in [`tree`] order.
-    pub fn inbound_trees(&self) -> Vec<sled::Tree> {
-        vec![
-            self.routers.clone(),
-            self.queue.clone(),
-            self.desired.clone(),
-            self.catalogue.clone(),
-            self.staff.clone(),
-            self.grant.clone(),
-            self.sync.clone(),
-            self.retired.clone(),
-            self.wake.clone(),
-        ]
+    /// Notified after every committed batch of inbound commands (a permit is kept when nobody
+    /// waits, so no command goes unnoticed).
+    pub fn commands(&self) -> Arc<tokio::sync::Notify> {
+        self.commands.clone()
     }
 
-    /// Events after every committed inbound command.
-    pub fn watch_commands(&self) -> sled::Subscriber {
-        self.wake.watch_prefix(WAKE_KEY)
-    }
-
-    /// Makes every write so far durable.
+    /// Makes every write so far durable (the database's group-commit barrier).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        self.db.barrier().await?;
         Ok(())
     }
 
-    pub fn routers(&self) -> Result<Vec<RouterEntry>, StoreError> {
-        self.routers
+    fn prefixed<T: serde::de::DeserializeOwned>(
+        &self,
+        t: &str,
+        prefix: &[u8],
+    ) -> Result<Vec<T>, StoreError> {
+        self.db
+            .read()?
+            .prefixed(t, prefix)?
             .iter()
-            .map(|kv| decode(&kv?.1))
-            .collect::<Result<_, _>>()
+            .map(|(_, v)| decode(v))
+            .collect()
+    }
+
+    fn current<T: serde::de::DeserializeOwned>(&self, t: &str) -> Result<Option<T>, StoreError> {
+        self.db
+            .read()?
+            .get(t, CURRENT)?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    pub fn routers(&self) -> Result<Vec<RouterEntry>, StoreError> {
+        self.prefixed(table::ROUTERS, &[])
     }
 
     /// Stores (or replaces) a router and makes it durable.
     pub async fn put_router(&self, entry: &RouterEntry) -> Result<(), StoreError> {
         let key = router_key(entry.id);
-        self.routers.insert(key, encode(entry)?)?;
-        self.retired.remove(key)?;
+        let bytes = encode(entry)?;
+        self.db.write(|tx| {
+            tx.insert(table::ROUTERS, &key, &bytes)?;
+            tx.remove(table::RETIRED, &key)?;
+            Ok::<_, StoreError>(())
+        })?;
         self.flush().await
     }
 
@@ -183,11 +210,17 @@ impl Store {
         router: RouterId,
         n: usize,
     ) -> Result<Vec<(u64, ApplyItem)>, StoreError> {
-        self.queue
-            .scan_prefix(router_key(router))
-            .take(n)
-            .map(|kv| {
-                let (k, v) = kv?;
+        let prefix = router_key(router);
+        let end = after(&prefix);
+        self.db
+            .read()?
+            .entries(
+                table::QUEUE,
+                hotspot_storage::prefix_bounds(&prefix, &end),
+                n,
+            )?
+            .into_iter()
+            .map(|(k, v)| {
                 let seq = records::seq_of_queue_key(&k)
                     .ok_or_else(|| StoreError::Codec("short queue key".into()))?;
                 Ok((seq, decode(&v)?))
@@ -197,39 +230,52 @@ impl Store {
 
     /// Items queued for `router`.
     pub fn queue_len(&self, router: RouterId) -> usize {
-        self.queue.scan_prefix(router_key(router)).count()
+        let prefix = router_key(router);
+        let end = after(&prefix);
+        let mut n = 0;
+        let counted = self.db.read().and_then(|r| {
+            r.scan(
+                table::QUEUE,
+                hotspot_storage::prefix_bounds(&prefix, &end),
+                false,
+                |_, _| {
+                    n += 1;
+                    Ok::<_, StorageError>(hotspot_storage::Flow::Continue)
+                },
+            )
+        });
+        if let Err(e) = counted {
+            tracing::warn!(router = %router, "counting the queue: {e}");
+        }
+        n
     }
 
     /// Takes finished items off the queue and records their outcome in `desired`, in one
     /// transaction. A voucher whose removal is queued stays `Removing` when its create
     /// finishes.
     pub fn finish(&self, router: RouterId, done: &[Done]) -> Result<(), StoreError> {
-        (&self.queue, &self.desired).transaction(|(queue, desired)| {
+        self.db.write(|tx| {
             for d in done {
-                queue.remove(&queue_key(router, d.seq))?;
+                tx.remove(table::QUEUE, &queue_key(router, d.seq))?;
                 let key = desired_key(router, &d.code);
-                let Some(bytes) = desired.get(&key)? else {
+                let Some(bytes) = tx.get(table::DESIRED, &key)? else {
                     continue;
                 };
-                let mut entry: DesiredEntry = decode(&bytes).map_err(abort)?;
+                let mut entry: DesiredEntry = decode(&bytes)?;
                 let keep_removing =
                     entry.status == DesiredStatus::Removing && d.status == DesiredStatus::OnRouter;
                 if !keep_removing {
                     entry.status = d.status;
-                    desired.insert(key, encode(&entry).map_err(abort)?)?;
+                    tx.insert(table::DESIRED, &key, &encode(&entry)?)?;
                 }
             }
             Ok(())
-        })?;
-        Ok(())
+        })
     }
 
     /// What should exist on `router`, by code.
     pub fn desired(&self, router: RouterId) -> Result<Vec<DesiredEntry>, StoreError> {
-        self.desired
-            .scan_prefix(router_key(router))
-            .map(|kv| decode(&kv?.1))
-            .collect()
+        self.prefixed(table::DESIRED, &router_key(router))
     }
 
     /// Queues a create again for each voucher of `codes` that is still `OnRouter` (the router
@@ -241,31 +287,27 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         let mut restored = Vec::new();
         for chunk in codes.chunks(REPAIR_CHUNK) {
-            let done = (&self.queue, &self.desired).transaction(|(queue, desired)| {
+            let done = self.db.write(|tx| {
                 let mut done = Vec::new();
                 for code in chunk {
                     let key = desired_key(router, code);
-                    let Some(bytes) = desired.get(&key)? else {
+                    let Some(bytes) = tx.get(table::DESIRED, &key)? else {
                         continue;
                     };
-                    let mut entry: DesiredEntry = decode(&bytes).map_err(abort)?;
+                    let mut entry: DesiredEntry = decode(&bytes)?;
                     if entry.status != DesiredStatus::OnRouter {
                         continue;
                     }
-                    let seq = queue.generate_id().map_err(|e| abort(e.into()))?;
-                    let item = ApplyItem {
-                        router,
-                        op: ApplyOp::Create {
-                            user: entry.user.clone(),
-                            profile: entry.profile.clone(),
-                        },
+                    let op = ApplyOp::Create {
+                        user: entry.user.clone(),
+                        profile: entry.profile.clone(),
                     };
-                    queue.insert(&queue_key(router, seq), encode(&item).map_err(abort)?)?;
+                    queue_in(tx, router, op)?;
                     entry.status = DesiredStatus::Pending;
-                    desired.insert(key, encode(&entry).map_err(abort)?)?;
+                    tx.insert(table::DESIRED, &key, &encode(&entry)?)?;
                     done.push(code.clone());
                 }
-                Ok(done)
+                Ok::<_, StoreError>(done)
             })?;
             restored.extend(done);
         }
@@ -280,67 +322,72 @@ impl Store {
         code: &str,
         reason: RemovalReason,
     ) -> Result<bool, StoreError> {
-        let queued = (&self.queue, &self.desired).transaction(|(queue, desired)| {
+        self.db.write(|tx| {
             let key = desired_key(router, code);
-            let Some(bytes) = desired.get(&key)? else {
+            let Some(bytes) = tx.get(table::DESIRED, &key)? else {
                 return Ok(false);
             };
-            let mut entry: DesiredEntry = decode(&bytes).map_err(abort)?;
+            let mut entry: DesiredEntry = decode(&bytes)?;
             if entry.status != DesiredStatus::OnRouter {
                 return Ok(false);
             }
-            let seq = queue.generate_id().map_err(|e| abort(e.into()))?;
-            let item = ApplyItem {
-                router,
-                op: ApplyOp::Remove {
-                    code: code.to_owned(),
-                    reason,
-                },
+            let op = ApplyOp::Remove {
+                code: code.to_owned(),
+                reason,
             };
-            queue.insert(&queue_key(router, seq), encode(&item).map_err(abort)?)?;
+            queue_in(tx, router, op)?;
             entry.status = DesiredStatus::Removing;
-            desired.insert(key, encode(&entry).map_err(abort)?)?;
+            tx.insert(table::DESIRED, &key, &encode(&entry)?)?;
             Ok(true)
-        })?;
-        Ok(queued)
+        })
     }
 
     /// Records when a voucher was first seen in use (kept if already set).
     pub fn mark_first_use(&self, router: RouterId, code: &str, at: i64) -> Result<(), StoreError> {
         let key = desired_key(router, code);
-        self.desired
-            .fetch_and_update(&key, |old| {
-                let mut entry: DesiredEntry = decode(old?).ok()?;
-                entry.first_used_at.get_or_insert(at);
-                encode(&entry).ok()
-            })
-            .map(drop)
-            .map_err(StoreError::from)
+        self.db.write(|tx| {
+            let Some(bytes) = tx.get(table::DESIRED, &key)? else {
+                return Ok(());
+            };
+            let mut entry: DesiredEntry = decode(&bytes)?;
+            if entry.first_used_at.is_none() {
+                entry.first_used_at = Some(at);
+                tx.insert(table::DESIRED, &key, &encode(&entry)?)?;
+            }
+            Ok(())
+        })
     }
 
     /// Takes every "sync now" flag: `None` means every router.
     pub fn take_sync_flags(&self) -> Result<Vec<Option<RouterId>>, StoreError> {
-        let mut flags = Vec::new();
-        for kv in self.sync.iter() {
-            let (k, _) = kv?;
-            self.sync.remove(&k)?;
-            flags.push(if &*k == SYNC_ALL {
-                None
-            } else {
-                records::router_of_key(&k)
-            });
+        if self.db.read()?.len(table::SYNC)? == 0 {
+            return Ok(Vec::new());
         }
-        Ok(flags)
+        self.db.write(|tx| {
+            let keys = tx.keys(table::SYNC, hotspot_storage::ALL, usize::MAX)?;
+            tx.remove_range(table::SYNC, hotspot_storage::ALL)?;
+            Ok(keys
+                .iter()
+                .map(|k| {
+                    if k.as_slice() == SYNC_ALL {
+                        None
+                    } else {
+                        records::router_of_key(k)
+                    }
+                })
+                .collect())
+        })
     }
 
     /// Routers removed by the controller whose data is still to be purged.
     pub fn retired(&self) -> Result<Vec<RouterId>, StoreError> {
-        self.retired
+        Ok(self
+            .db
+            .read()?
+            .entries(table::RETIRED, hotspot_storage::ALL, usize::MAX)?
             .iter()
-            .keys()
-            .map(|k| Ok(records::router_of_key(&k?)))
-            .filter_map(|r| r.transpose())
-            .collect()
+            .filter_map(|(k, _)| records::router_of_key(k))
+            .collect())
     }
 
     /// Keeps `samples` read at `at` while the link is down, merged per voucher (see
@@ -351,36 +398,40 @@ impl Store {
         at: i64,
         samples: &[hotspot_shared::domain::UsageSample],
     ) -> Result<(), StoreError> {
-        for s in samples {
-            let key = desired_key(router, &s.code);
-            let held = match self.usage.get(&key)? {
-                Some(old) => {
-                    let mut h: HeldUsage = decode(&old)?;
-                    h.last_at = at;
-                    h.last = s.clone();
-                    h
-                }
-                None => HeldUsage {
-                    first_at: at,
-                    first: s.clone(),
-                    last_at: at,
-                    last: s.clone(),
-                },
-            };
-            self.usage.insert(key, encode(&held)?)?;
-        }
-        Ok(())
+        self.db.write(|tx| {
+            for s in samples {
+                let key = desired_key(router, &s.code);
+                let held = match tx.get(table::USAGE, &key)? {
+                    Some(old) => {
+                        let mut h: HeldUsage = decode(&old)?;
+                        h.last_at = at;
+                        h.last = s.clone();
+                        h
+                    }
+                    None => HeldUsage {
+                        first_at: at,
+                        first: s.clone(),
+                        last_at: at,
+                        last: s.clone(),
+                    },
+                };
+                tx.insert(table::USAGE, &key, &encode(&held)?)?;
+            }
+            Ok(())
+        })
     }
 
-    /// Usage held for `router`, with the raw values (for [`Store::release_usage`]).
+    /// Usage held for `router`, with the raw key and value (for [`Store::release_usage`]).
+    #[allow(clippy::type_complexity)]
     pub fn held_usage(
         &self,
         router: RouterId,
-    ) -> Result<Vec<(sled::IVec, sled::IVec, HeldUsage)>, StoreError> {
-        self.usage
-            .scan_prefix(router_key(router))
-            .map(|kv| {
-                let (k, v) = kv?;
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>, HeldUsage)>, StoreError> {
+        self.db
+            .read()?
+            .prefixed(table::USAGE, &router_key(router))?
+            .into_iter()
+            .map(|(k, v)| {
                 let h = decode(&v)?;
                 Ok((k, v, h))
             })
@@ -388,60 +439,60 @@ impl Store {
     }
 
     /// Forgets held usage once delivered, unless it changed meanwhile.
-    pub fn release_usage(
-        &self,
-        held: &[(sled::IVec, sled::IVec, HeldUsage)],
-    ) -> Result<(), StoreError> {
-        for (k, v, _) in held {
-            let _ = self.usage.compare_and_swap(k, Some(v), None::<&[u8]>)?;
-        }
-        Ok(())
+    pub fn release_usage(&self, held: &[(Vec<u8>, Vec<u8>, HeldUsage)]) -> Result<(), StoreError> {
+        self.db.write(|tx| {
+            for (k, v, _) in held {
+                if tx.get(table::USAGE, k)?.as_deref() == Some(v.as_slice()) {
+                    tx.remove(table::USAGE, k)?;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Vouchers with usage held back.
     pub fn held_usage_len(&self) -> usize {
-        self.usage.len()
+        self.db
+            .read()
+            .and_then(|r| r.len(table::USAGE))
+            .map_or(0, |n| n as usize)
     }
 
     /// Forgets everything about `router`: queue, desired state, flags, settings.
     pub fn purge(&self, router: RouterId) -> Result<(), StoreError> {
         let prefix = router_key(router);
-        for tree in [&self.queue, &self.desired, &self.usage] {
-            for k in tree.scan_prefix(prefix).keys() {
-                tree.remove(k?)?;
+        let end = after(&prefix);
+        self.db.write(|tx| {
+            for t in [table::QUEUE, table::DESIRED, table::USAGE] {
+                tx.remove_range(t, hotspot_storage::prefix_bounds(&prefix, &end))?;
             }
-        }
-        self.sync.remove(prefix)?;
-        self.routers.remove(prefix)?;
-        self.retired.remove(prefix)?;
-        Ok(())
+            tx.remove(table::SYNC, &prefix)?;
+            tx.remove(table::ROUTERS, &prefix)?;
+            tx.remove(table::RETIRED, &prefix)?;
+            Ok(())
+        })
     }
 
     /// The latest package catalogue from the controller.
     pub fn catalogue(&self) -> Result<Option<Vec<Package>>, StoreError> {
-        self.catalogue.get(CURRENT)?.map(|v| decode(&v)).transpose()
+        self.current(table::CATALOGUE)
     }
 
     /// The latest staff directory from the controller.
     pub fn staff(&self) -> Result<Option<Vec<StaffEntry>>, StoreError> {
-        self.staff.get(CURRENT)?.map(|v| decode(&v)).transpose()
+        self.current(table::STAFF)
     }
 
     /// The code space granted for vouchers made at the site.
     pub fn grant(&self) -> Result<Option<Grant>, StoreError> {
-        self.grant.get(CURRENT)?.map(|v| decode(&v)).transpose()
-    }
-
-    /// The trees a local sale writes, in the order `local::sell` indexes them:
-    /// queue, desired, sales.
-    pub fn sale_trees(&self) -> Vec<sled::Tree> {
-        vec![self.queue.clone(), self.desired.clone(), self.sales.clone()]
+        self.current(table::GRANT)
     }
 
     /// Whether `code` is known on any router (desired state, whatever its status).
     pub fn code_taken(&self, code: &str) -> Result<bool, StoreError> {
-        for r in self.routers()? {
-            if self.desired.contains_key(desired_key(r.id, code))? {
+        let r = self.db.read()?;
+        for router in self.routers()? {
+            if r.contains(table::DESIRED, &desired_key(router.id, code))? {
                 return Ok(true);
             }
         }
@@ -454,49 +505,70 @@ impl Store {
         router: RouterId,
         code: &str,
     ) -> Result<Option<DesiredEntry>, StoreError> {
-        self.desired
-            .get(desired_key(router, code))?
+        self.db
+            .read()?
+            .get(table::DESIRED, &desired_key(router, code))?
             .map(|v| decode(&v))
             .transpose()
     }
 
     /// Sales whose event the controller has not acknowledged (`acked` = its highest ack).
     pub fn pending_sales(&self, acked: u64) -> usize {
-        self.sales
-            .range(acked.saturating_add(1).to_be_bytes()..)
-            .count()
+        let from = acked.saturating_add(1).to_be_bytes();
+        let mut n = 0;
+        let counted = self.db.read().and_then(|r| {
+            r.scan(
+                table::SALES,
+                (Bound::Included(&from[..]), Bound::Unbounded),
+                false,
+                |_, _| {
+                    n += 1;
+                    Ok::<_, StorageError>(hotspot_storage::Flow::Continue)
+                },
+            )
+        });
+        if let Err(e) = counted {
+            tracing::warn!("counting pending sales: {e}");
+        }
+        n
     }
 
     /// The newest `limit` local sales, newest first, with their outbox sequence numbers.
     pub fn recent_sales(&self, limit: usize) -> Result<Vec<(u64, SaleRecord)>, StoreError> {
-        self.sales
-            .iter()
-            .rev()
-            .take(limit)
-            .map(|kv| {
-                let (k, v) = kv?;
-                let seq: [u8; 8] = k
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Codec("short sales key".into()))?;
-                Ok((u64::from_be_bytes(seq), decode(&v)?))
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.db
+            .read()?
+            .scan(table::SALES, hotspot_storage::ALL, true, |k, v| {
+                let seq = u64_of(k)?;
+                out.push((seq, decode(v)?));
+                Ok::<_, StoreError>(if out.len() >= limit {
+                    hotspot_storage::Flow::Stop
+                } else {
+                    hotspot_storage::Flow::Continue
+                })
+            })?;
+        Ok(out)
     }
 
     /// Forgets acknowledged sales beyond the newest [`MAX_SALES_KEPT`].
     pub fn prune_sales(&self, acked: u64) -> Result<usize, StoreError> {
-        let excess = self.sales.len().saturating_sub(MAX_SALES_KEPT);
-        let mut removed = 0;
-        for k in self.sales.iter().keys().take(excess) {
-            let k = k?;
-            if k.as_ref() > acked.to_be_bytes().as_slice() {
-                break;
-            }
-            self.sales.remove(k)?;
-            removed += 1;
+        let len = self.db.read()?.len(table::SALES)? as usize;
+        let excess = len.saturating_sub(MAX_SALES_KEPT);
+        if excess == 0 {
+            return Ok(0);
         }
-        Ok(removed)
+        let upto = acked.to_be_bytes();
+        self.db.write(|tx| {
+            let keys = tx.keys(
+                table::SALES,
+                (Bound::Unbounded, Bound::Included(&upto[..])),
+                excess,
+            )?;
+            for k in &keys {
+                tx.remove(table::SALES, k)?;
+            }
+            Ok(keys.len())
+        })
     }
 }
 

@@ -1,4 +1,4 @@
-//! What the agent keeps in sled, and how keys are laid out.
+//! What the agent keeps in its database, and how keys are laid out.
 //!
 //! Values are postcard; keys that must sort numerically are big-endian integers. Router ids
 //! lead every per-router key (`router ‖ …`), so one router's queue or desired state is one

@@ -1,4 +1,4 @@
-//! The store's transactions on a real sled database: outcomes recorded with the queue, repair
+//! The store's transactions on a real database file: outcomes recorded with the queue, repair
 //! re-queues only what is confirmed and lost, removals are never undone by a late create.
 
 use hotspot_shared::domain::voucher::{Origin, router_comment};
@@ -11,7 +11,7 @@ const R: RouterId = RouterId(3);
 
 fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = sled::open(dir.path()).expect("sled");
+    let db = Db::open(dir.path().join("db"), hotspot_storage::Options::default()).expect("opens");
     (dir, Store::open(&db).expect("store"))
 }
 
@@ -37,7 +37,6 @@ fn profile() -> ProfileSpec {
 
 /// What the inbound handler writes for one voucher (outside a transaction); the queue seq.
 fn put(store: &Store, code: &str, status: DesiredStatus) -> u64 {
-    let seq = store.db.generate_id().expect("id");
     let entry = DesiredEntry {
         user: voucher(code),
         profile: profile(),
@@ -52,14 +51,29 @@ fn put(store: &Store, code: &str, status: DesiredStatus) -> u64 {
         },
     };
     store
-        .desired
-        .insert(desired_key(R, code), encode(&entry).expect("encodes"))
-        .expect("insert");
+        .db
+        .write(|tx| {
+            let seq = next_queue_seq(tx)?;
+            tx.insert(
+                table::DESIRED,
+                &desired_key(R, code),
+                &encode(&entry).expect("encodes"),
+            )?;
+            tx.insert(
+                table::QUEUE,
+                &queue_key(R, seq),
+                &encode(&item).expect("encodes"),
+            )?;
+            Ok::<_, StoreError>(seq)
+        })
+        .expect("writes")
+}
+
+fn clear_queue(store: &Store) {
     store
-        .queue
-        .insert(queue_key(R, seq), encode(&item).expect("encodes"))
-        .expect("insert");
-    seq
+        .db
+        .write(|tx| tx.remove_range(table::QUEUE, hotspot_storage::ALL))
+        .expect("clears");
 }
 
 fn status(store: &Store, code: &str) -> DesiredStatus {
@@ -111,7 +125,7 @@ fn repair_requeues_only_confirmed_vouchers_after_everything_queued() {
     put(&store, "ON", DesiredStatus::OnRouter);
     put(&store, "PENDING", DesiredStatus::Pending);
     put(&store, "GOING", DesiredStatus::Removing);
-    store.queue.clear().expect("clear");
+    clear_queue(&store);
     let later = put(&store, "LATER", DesiredStatus::Pending);
     let codes: Vec<String> = ["ON", "PENDING", "GOING", "NOPE"]
         .iter()
@@ -135,7 +149,7 @@ fn repair_requeues_only_confirmed_vouchers_after_everything_queued() {
 fn expiry_queues_a_removal_once() {
     let (_dir, store) = open();
     put(&store, "X", DesiredStatus::OnRouter);
-    store.queue.clear().expect("clear");
+    clear_queue(&store);
     assert!(
         store
             .queue_removal(R, "X", RemovalReason::Expired)
@@ -170,21 +184,16 @@ fn expiry_queues_a_removal_once() {
 #[test]
 fn sync_flags_are_taken_once_and_a_retired_router_is_purged() {
     let (_dir, store) = open();
-    store.sync.insert(SYNC_ALL, &[]).expect("flag");
-    store
-        .sync
-        .insert(records::router_key(R), &[])
-        .expect("flag");
+    let mark = |t: &str, key: &[u8]| store.db.write(|tx| tx.insert(t, key, &[])).expect("writes");
+    mark(table::SYNC, SYNC_ALL);
+    mark(table::SYNC, &records::router_key(R));
     let mut flags = store.take_sync_flags().expect("takes");
     flags.sort();
     assert_eq!(flags, [None, Some(R)]);
     assert!(store.take_sync_flags().expect("takes").is_empty());
 
     put(&store, "A", DesiredStatus::Pending);
-    store
-        .retired
-        .insert(records::router_key(R), &[])
-        .expect("retire");
+    mark(table::RETIRED, &records::router_key(R));
     assert_eq!(store.retired().expect("reads"), [R]);
     store.purge(R).expect("purges");
     assert_eq!(store.queue_len(R), 0);

@@ -1,9 +1,10 @@
 //! Commands that work on the ledger directly: `admin create`, `site add|token|revoke`.
 //!
-//! They open the same sled database as `serve`, which holds it exclusively: run them while the
+//! They open the same database file as `serve`, which holds it exclusively: run them while the
 //! controller is stopped, or use the HTTP API. Each says what it did in one line and makes its
-//! change durable before printing success. Secrets are printed only where they must be (the
-//! enrollment token, once); a super admin's password is never printed and never defaulted.
+//! change durable (awaits the store's barrier) before printing success. Secrets are printed
+//! only where they must be (the enrollment token, once); a super admin's password is never
+//! printed and never defaulted.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
@@ -76,7 +77,7 @@ pub fn admin_create(args: AdminCreateArgs) -> anyhow::Result<()> {
     check_new_password(&password, &username)?;
     let hasher = PasswordHasher::new(config.auth.password_params())?;
     let password_hash = hasher.hash(&password)?;
-    let (_db, store) = open_db(&config, "stop the controller first")?;
+    let store = open_db(&config, "stop the controller first")?;
     let new = NewStaff {
         username: username.clone(),
         password_hash,
@@ -184,7 +185,7 @@ fn print_token(
 pub fn site_add(args: SiteAddArgs) -> anyhow::Result<()> {
     let config = args.source.load()?;
     let id = site_id(&args.id)?;
-    let (_db, store) = open_db(&config, &format!("{BUSY_API} (POST /api/sites)"))?;
+    let store = open_db(&config, &format!("{BUSY_API} (POST /api/sites)"))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -204,7 +205,7 @@ pub fn site_add(args: SiteAddArgs) -> anyhow::Result<()> {
 pub fn site_token(args: SiteTokenArgs) -> anyhow::Result<()> {
     let config = args.source.load()?;
     let id = site_id(&args.id)?;
-    let (_db, store) = open_db(
+    let store = open_db(
         &config,
         &format!("{BUSY_API} (POST /api/sites/{id}/enrollment)"),
     )?;
@@ -214,7 +215,7 @@ pub fn site_token(args: SiteTokenArgs) -> anyhow::Result<()> {
 pub fn site_revoke(args: SiteRevokeArgs) -> anyhow::Result<()> {
     let config = args.source.load()?;
     let id = site_id(&args.id)?;
-    let (_db, store) = open_db(
+    let store = open_db(
         &config,
         &format!("{BUSY_API} (POST /api/sites/{id}/revoke)"),
     )?;

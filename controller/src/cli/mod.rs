@@ -1,5 +1,6 @@
 //! The commands and their flags (clap), and what they share: the config from a file or from
-//! flags, and the ledger opened with a clear message when a running controller holds it.
+//! flags, and the ledger (`<data_dir>/ledger.redb`, one file shared with the fleet link) opened
+//! with a clear message when a running controller holds it.
 
 mod https;
 mod ledger_cmds;
@@ -10,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::store::SledStore;
+use crate::store::{EmbeddedStore, StoreError};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use hotspot_storage::StorageError;
 
 /// The central controller of hotspot-fleet: voucher ledger, web API, fleet endpoint, jobs.
 #[derive(Debug, Parser)]
@@ -92,32 +94,44 @@ impl ConfigSource {
     }
 }
 
-/// The sled database of the ledger and the link, inside the data directory.
+/// The database file of the ledger and the link, inside the data directory.
 pub fn db_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("db")
+    data_dir.join(DB_FILE)
 }
 
-/// Opens the ledger's database; a lock held by a running controller gets `busy_hint`.
-pub fn open_db(config: &Config, busy_hint: &str) -> anyhow::Result<(sled::Db, SledStore)> {
+/// The name of [`db_path`]'s file.
+pub const DB_FILE: &str = "ledger.redb";
+
+/// Opens the ledger's database; one held by another process (a running controller) is
+/// refused with `busy_hint`.
+pub fn open_db(config: &Config, busy_hint: &str) -> anyhow::Result<EmbeddedStore> {
     create_private_dir(&config.data_dir)?;
+    refuse_old_layout(&config.data_dir)?;
     let path = db_path(&config.data_dir);
-    let db = match sled::Config::new().path(&path).open() {
-        Ok(db) => db,
-        Err(sled::Error::Io(e))
-            if e.kind() == std::io::ErrorKind::WouldBlock
-                || e.to_string().to_lowercase().contains("lock") =>
-        {
-            bail!(
-                "the ledger at {} is in use by a running controller: {busy_hint}",
-                path.display()
-            )
-        }
-        Err(e) => {
-            return Err(e).with_context(|| format!("opening the ledger at {}", path.display()));
-        }
-    };
-    let store = SledStore::new(&db).context("reading the ledger")?;
-    Ok((db, store))
+    match EmbeddedStore::open(&path) {
+        Ok(store) => Ok(store),
+        Err(StoreError::Storage(StorageError::InUse)) => bail!(
+            "the ledger at {} is in use by another process (a running controller?): {busy_hint}",
+            path.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("opening the ledger at {}", path.display())),
+    }
+}
+
+/// Refuses a data directory that holds only the ledger of an older build (the `db/` directory,
+/// in a format this build does not read), so that an upgrade never starts on an empty ledger
+/// beside the real one.
+fn refuse_old_layout(data_dir: &Path) -> anyhow::Result<()> {
+    let old = data_dir.join("db");
+    if old.join("conf").is_file() && !db_path(data_dir).exists() {
+        bail!(
+            "{} holds a ledger of an older build, in a format this build does not read; \
+             it keeps the ledger in {} (move the old directory away to start empty)",
+            old.display(),
+            db_path(data_dir).display()
+        );
+    }
+    Ok(())
 }
 
 /// Creates `dir` (mode 0700 on Unix) if it is missing.
@@ -190,5 +204,39 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    fn config_in(dir: &Path) -> Config {
+        Config {
+            data_dir: dir.to_owned(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_ledger_in_use_is_refused_with_the_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_in(dir.path());
+        let _held = open_db(&config, "first").expect("opens");
+        assert!(db_path(dir.path()).is_file(), "one database file");
+        let refused = open_db(&config, "stop the controller first").unwrap_err();
+        let text = format!("{refused:#}");
+        assert!(
+            text.contains("in use by another process") && text.contains("stop the controller"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_ledger_of_an_older_build_is_refused_rather_than_started_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("db")).unwrap();
+        std::fs::write(dir.path().join("db").join("conf"), b"segment_size: 524288").unwrap();
+        let refused = open_db(&config_in(dir.path()), "-").unwrap_err();
+        assert!(
+            format!("{refused:#}").contains("of an older build"),
+            "{refused:#}"
+        );
+        assert!(!db_path(dir.path()).exists(), "nothing created beside it");
     }
 }

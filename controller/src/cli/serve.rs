@@ -1,12 +1,14 @@
 //! `hotspot-controller serve`: everything that runs, started in order and stopped in reverse.
 //!
-//! Start: logs, config, the ledger (sled, one process), the master key (created on first start,
-//! but never when the ledger already holds passwords sealed under a key that has gone missing),
-//! the one-time migration of plain-text router passwords, the fleet certificates (made on first
-//! start), the fleet endpoint, the presence follower, the jobs, and last HTTP.
+//! Start: logs, config, the ledger (`<data_dir>/ledger.redb`, one process), the master key
+//! (created on first start, but never when the ledger already holds passwords sealed under a key
+//! that has gone missing), the one-time migration of plain-text router passwords, the fleet
+//! certificates (made on first start), the fleet endpoint, the presence follower, the jobs, and
+//! last HTTP.
 //!
 //! Stop (SIGINT or SIGTERM): HTTP stops accepting and finishes its requests, the jobs stop, the
-//! fleet link closes every connection with a reason and flushes, and the ledger is flushed.
+//! fleet link closes every connection with a reason and waits for a durability barrier, and the
+//! ledger waits for one too.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::config::{Config, MASTER_KEY_ENV};
 use crate::fleet::{self, Presence, pki};
 use crate::metrics::Metrics;
-use crate::store::{SledStore, Stamp, Store};
+use crate::store::{EmbeddedStore, Stamp, Store};
 use crate::{api, jobs};
 use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
@@ -76,7 +78,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The master keyring; refuses to make a new key for a ledger holding sealed passwords.
-fn master_keyring(config: &Config, store: &SledStore) -> anyhow::Result<Keyring> {
+fn master_keyring(config: &Config, store: &EmbeddedStore) -> anyhow::Result<Keyring> {
     let default = config.master_key_file();
     let path = resolve_key_path(MASTER_KEY_ENV, &default);
     if path == default && !path.exists() {
@@ -117,11 +119,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// No runtime progress for this long aborts the process (see `hotspot_link::watchdog`).
-const WATCHDOG_STALL: Duration = Duration::from_secs(60);
-
 async fn serve(config: Config) -> anyhow::Result<()> {
-    hotspot_link::watchdog::spawn(WATCHDOG_STALL);
     serve_until(config, shutdown_signal()).await
 }
 
@@ -131,7 +129,7 @@ pub async fn serve_until(
     until: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     install_crypto();
-    let (_db, store) = open_db(
+    let store = open_db(
         &config,
         "another controller is running with this data directory",
     )?;
@@ -212,7 +210,7 @@ pub async fn serve_until(
         .sync()
         .durable()
         .await
-        .context("flushing the ledger")?;
+        .context("making the ledger durable")?;
     served.context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())

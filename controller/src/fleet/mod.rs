@@ -3,7 +3,7 @@
 //!
 //! The link itself (`hotspot_link::LinkServer`) is generic; this module wires it to the
 //! controller: the TLS identity from the data directory ([`pki`]), the revocation set from the
-//! ledger, the ledger's inbound handler (agents' events applied exactly once, in the same sled
+//! ledger, the ledger's inbound handler (agents' events applied exactly once, in the same
 //! database as the link, so an event and its sequence number commit together), the
 //! [`enroll::FleetSigner`] for enrollment and renewal, and [`presence`] for sites coming
 //! online. Agents may ask the controller nothing yet ([`RefuseRequests`]).
@@ -27,7 +27,7 @@ pub use presence::Presence;
 
 use crate::app::{AppState, Clock, Fleet};
 use crate::config::Config;
-use crate::store::{SledStore, Store, StoreError};
+use crate::store::{EmbeddedStore, Store, StoreError};
 
 /// Why the fleet endpoint could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,7 @@ pub fn server_config(config: &Config) -> ServerConfig {
 /// [`pki::bootstrap`]).
 pub async fn start(
     config: &Config,
-    store: &SledStore,
+    store: &EmbeddedStore,
     clock: Clock,
 ) -> Result<Fleet, FleetStartError> {
     start_with(config, server_config(config), store, clock).await
@@ -68,7 +68,7 @@ pub async fn start(
 pub async fn start_with(
     config: &Config,
     link: ServerConfig,
-    store: &SledStore,
+    store: &EmbeddedStore,
     clock: Clock,
 ) -> Result<Fleet, FleetStartError> {
     let ca = Arc::new(pki::load_ca(config)?);

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::StoreError;
 
-/// A value kept in a tree: its name for errors and its current format version.
+/// A value kept in a table: its name for errors and its current format version.
 pub trait Record: Serialize + DeserializeOwned {
     const KIND: &'static str;
     const VERSION: u8 = 1;

@@ -7,13 +7,14 @@
 use hotspot_pki::EnrollError;
 use hotspot_shared::domain::VoucherState;
 use hotspot_shared::secretbox::{OpenError, SealError};
+use hotspot_storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// sled failed (disk, corruption it detected).
+    /// The database failed (full disk, damage it detected, held by another process, ...).
     #[error("storage: {0}")]
-    Storage(#[from] sled::Error),
+    Storage(#[from] StorageError),
     /// A record did not encode (a bug, or a plain-text secret about to be written).
     #[error("cannot encode {kind}: {detail}")]
     Encode { kind: &'static str, detail: String },
@@ -52,13 +53,4 @@ pub enum StoreError {
     /// An enrollment token was refused (invalid, used, expired).
     #[error("enrollment: {0}")]
     Enroll(#[from] EnrollError),
-}
-
-impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
-    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
-        match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::Storage(e),
-        }
-    }
 }

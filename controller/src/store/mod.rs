@@ -4,15 +4,16 @@
 //! Why it is shaped so:
 //! - **A trait with domain-level methods** ([`Store`]), not a key-value API: callers say
 //!   "issue these vouchers", never "put this key", so a PostgreSQL backend can join later
-//!   without touching them. The first and only implementation is [`SledStore`].
+//!   without touching them. The first and only implementation is [`EmbeddedStore`] (redb,
+//!   through `hotspot-storage`).
 //! - **Durable before 2xx, by construction.** Every mutating call returns a `#[must_use]`
-//!   [`Written<T>`]; the value comes out only through `.durable().await`, which flushes. One
-//!   call (a batch of 10,000 vouchers included) is one flush.
+//!   [`Written<T>`]; the value comes out only through `.durable().await`, which waits for the
+//!   durability barrier. One call (a batch of 10,000 vouchers included) is one barrier.
 //! - **Who and when on every change.** Mutating calls take a [`Stamp`] and write their
 //!   [`AuditEntry`] in the same transaction as the change.
 //! - **Rules in pure code.** The voucher state machine ([`VoucherRecord::apply`]), record
-//!   encoding ([`codec`]) and listing shapes (`query`) do no IO and are unit-tested; the sled
-//!   modules only move bytes and keep indexes consistent.
+//!   encoding ([`codec`]) and listing shapes (`query`) do no IO and are unit-tested; the
+//!   [`embedded`] modules only move bytes and keep indexes consistent.
 //! - **Secrets sealed before they touch disk.** Router passwords are sealed with the caller's
 //!   [`Keyring`] inside the creating transaction; a record with a plain-text password cannot
 //!   be serialized.
@@ -21,11 +22,11 @@
 //! [`MAX_PAGE`] items) with opaque cursors.
 
 pub mod codec;
+pub mod embedded;
 mod error;
 mod query;
 mod records;
 mod report;
-pub mod sled_store;
 mod voucher;
 mod written;
 
@@ -34,6 +35,7 @@ use hotspot_shared::domain::{Package, PackageId, RouterId, StaffId, VoucherState
 use hotspot_shared::secretbox::Keyring;
 use time::OffsetDateTime;
 
+pub use embedded::{Clock, EmbeddedStore, LedgerInbound};
 pub use error::StoreError;
 pub use query::{
     AuditFilter, CountScope, Cursor, DEFAULT_PAGE, MAX_PAGE, Page, PageRequest, SCAN_BUDGET,
@@ -44,7 +46,6 @@ pub use records::{
     RouterUpdate, SessionKind, SessionRecord, Site, StaffRecord, StaffUpdate, Stamp,
 };
 pub use report::{DriftKind, DriftLine, Report, ReportBody, Revenue, Tally};
-pub use sled_store::{Clock, LedgerInbound, SledStore};
 pub use voucher::{
     ChangeOutcome, MAX_BATCH, MAX_CODE_LEN, Transition, VoucherChange, VoucherLimits, VoucherRecord,
 };

@@ -1,6 +1,6 @@
 //! The stored daily reconciliation report.
 //!
-//! Typed rather than free JSON: postcard (the sled encoding) cannot store an arbitrary
+//! Typed rather than free JSON: postcard (the ledger's encoding) cannot store an arbitrary
 //! `serde_json::Value`, and a typed body keeps the CSV and JSON downloads and the dashboard
 //! reading the same numbers. Money is summed per currency, never mixed. The reconciliation job
 //! fills it ([`Tally::count`] does the per-voucher arithmetic); the ledger only stores it, keyed

@@ -1,46 +1,50 @@
 //! `Written<T>`: the result of a change that is applied but maybe not yet on disk.
 //!
-//! sled makes a write durable only at a flush (its own background flush runs every 500 ms).
-//! DESIGN.md's rule is "flush before any acknowledgement leaves the process". Instead of
-//! trusting every handler to remember a `flush()`, each mutating store call returns this
+//! A store commit is visible at once but durable only once a barrier covers it
+//! ([`hotspot_storage::Db::barrier`], an fsync). The project's rule is that no acknowledgement
+//! (here: an HTTP 2xx, a CLI success line) leaves the process before that barrier. Instead of
+//! trusting every handler to remember the barrier, each mutating store call returns this
 //! `#[must_use]` wrapper, and the only way to get the value out for an answer is
-//! [`Written::durable`], which flushes. One call (a whole batch) is one flush; [`Written::zip`]
-//! joins several changes under a single flush (group commit). A backend whose commit is already
-//! durable (PostgreSQL) returns an already-durable `Written`. Concurrent callers share flushes
-//! (the link crate's group-commit [`Flusher`]), so "flush before answering" stays cheap under load.
+//! [`Written::durable`], which waits for it. One call (a whole batch) is one barrier;
+//! [`Written::zip`] joins several changes under a single one. A backend whose commit is already
+//! durable (PostgreSQL) returns an already-durable `Written`. Concurrent callers share barriers
+//! (group commit), so "durable before answering" stays cheap under load.
 
-use std::sync::Arc;
+use hotspot_storage::Db;
 
 use super::error::StoreError;
-use hotspot_link::Flusher;
 
 /// A change that is applied; `.durable().await` before acknowledging it to anyone.
 #[must_use = "the change is not durable yet: call `.durable().await` before acknowledging it"]
 pub struct Written<T> {
     value: T,
-    flush: Flush,
+    durable: Durable,
 }
 
+/// When the change is durable.
 #[derive(Clone)]
-enum Flush {
-    Sled(Arc<Flusher>),
-    Nothing,
+enum Durable {
+    /// Once a barrier on this database returns.
+    AfterBarrier(Db),
+    Already,
 }
 
 impl<T: std::fmt::Debug> std::fmt::Debug for Written<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Written")
             .field("value", &self.value)
-            .field("durable", &matches!(self.flush, Flush::Nothing))
+            .field("durable", &matches!(self.durable, Durable::Already))
             .finish()
     }
 }
 
 impl<T> Written<T> {
-    pub(crate) fn sled(value: T, flusher: &Arc<Flusher>) -> Self {
+    /// A value whose change committed to `db` (the commit returned before this call) and is
+    /// durable after the next barrier.
+    pub(crate) fn after_barrier(value: T, db: &Db) -> Self {
         Written {
             value,
-            flush: Flush::Sled(flusher.clone()),
+            durable: Durable::AfterBarrier(db.clone()),
         }
     }
 
@@ -48,15 +52,15 @@ impl<T> Written<T> {
     pub fn already_durable(value: T) -> Self {
         Written {
             value,
-            flush: Flush::Nothing,
+            durable: Durable::Already,
         }
     }
 
     /// Waits until the change is on disk, then hands out the value.
     pub async fn durable(self) -> Result<T, StoreError> {
-        match self.flush {
-            Flush::Sled(flusher) => flusher.flush().await?,
-            Flush::Nothing => {}
+        match self.durable {
+            Durable::AfterBarrier(db) => db.barrier().await?,
+            Durable::Already => {}
         }
         Ok(self.value)
     }
@@ -69,19 +73,21 @@ impl<T> Written<T> {
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Written<U> {
         Written {
             value: f(self.value),
-            flush: self.flush,
+            durable: self.durable,
         }
     }
 
-    /// Both changes under one flush.
+    /// Both changes under one barrier.
     pub fn zip<U>(self, other: Written<U>) -> Written<(T, U)> {
-        let flush = match (self.flush, other.flush) {
-            (Flush::Nothing, Flush::Nothing) => Flush::Nothing,
-            (Flush::Sled(f), _) | (_, Flush::Sled(f)) => Flush::Sled(f),
+        let durable = match (self.durable, other.durable) {
+            (Durable::Already, Durable::Already) => Durable::Already,
+            (Durable::AfterBarrier(db), _) | (_, Durable::AfterBarrier(db)) => {
+                Durable::AfterBarrier(db)
+            }
         };
         Written {
             value: (self.value, other.value),
-            flush,
+            durable,
         }
     }
 }
@@ -91,15 +97,23 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn zip_keeps_one_flush() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let a = Written::sled(1, &Arc::new(Flusher::new(db)));
+    async fn zip_keeps_one_barrier() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path().join("db"), hotspot_storage::Options::default()).unwrap();
+        db.write(|tx| tx.insert("t", b"k", b"v")).unwrap();
+        let a = Written::after_barrier(1, &db);
         let b = Written::already_durable("b");
         let both = a.zip(b).map(|(n, s)| format!("{n}{s}"));
-        assert!(matches!(both.flush, Flush::Sled(_)));
+        assert!(matches!(both.durable, Durable::AfterBarrier(_)));
         assert_eq!(both.peek(), "1b");
+        let before = db.barriers();
         assert_eq!(both.durable().await.unwrap(), "1b");
+        assert_eq!(
+            db.barriers(),
+            before + 1,
+            "the value came out after one barrier"
+        );
         let none = Written::already_durable(()).zip(Written::already_durable(()));
-        assert!(matches!(none.flush, Flush::Nothing));
+        assert!(matches!(none.durable, Durable::Already));
     }
 }

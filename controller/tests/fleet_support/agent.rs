@@ -12,6 +12,7 @@ use hotspot_shared::domain::{
     ActiveSession, FailureKind, HealthSample, RouterFailure, RouterInfo, RouterSpec,
 };
 use hotspot_shared::fleet::msg::{Answer, Command, Event, Query};
+use hotspot_storage::{Db, Options};
 
 pub use crate::common::agent::client_config;
 use crate::common::agent::site_tls;
@@ -88,7 +89,7 @@ pub struct FakeAgent {
     pub site: SiteId,
     pub link: AgentLink,
     controller: SocketAddr,
-    db: sled::Db,
+    db: Db,
     tls: ClientTls,
     pub inbox: RecordingInbox,
     pub canned: Canned,
@@ -104,8 +105,8 @@ impl FakeAgent {
 
     pub async fn start_with(tls: ClientTls, site: &SiteId, controller: SocketAddr) -> FakeAgent {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::open(dir.path().join("agent")).expect("agent db");
-        let inbox = RecordingInbox::open(&db, "test/commands").expect("inbox");
+        let db = Db::open(dir.path().join("agent.redb"), Options::default()).expect("agent db");
+        let inbox = RecordingInbox::new(&db, "test/commands");
         let canned = Canned::default();
         let link = AgentLink::start(
             client_config(controller),

@@ -1,5 +1,6 @@
 //! The harness of the fleet and jobs tests: a controller assembled the way `serve` does it —
-//! certificates bootstrapped into a temp data directory, the ledger on sled, the fleet endpoint
+//! certificates bootstrapped into a temp data directory, the ledger in its database file there
+//! (`cli::db_path`), the fleet endpoint
 //! from `fleet::start_with` (enrollment, renewal, revocations, the ledger's inbound handler) on
 //! `127.0.0.1:0`, the presence follower, and the real HTTP application on a loopback socket —
 //! with a clock the test can move ([`TestClock`]) and a super admin signed in over HTTP.
@@ -22,7 +23,7 @@ use hotspot_controller::auth::throttle::LoginThrottle;
 use hotspot_controller::config::Config;
 use hotspot_controller::fleet::{self, Presence, pki};
 use hotspot_controller::metrics::Metrics;
-use hotspot_controller::store::{NewStaff, Role, SledStore, Stamp, Store};
+use hotspot_controller::store::{EmbeddedStore, NewStaff, Role, Stamp, Store};
 use hotspot_link::{LinkConfig, ServerConfig};
 use hotspot_pki::{FleetCa, SiteId};
 use hotspot_shared::secretbox::{KeyId, Keyring, MasterKey};
@@ -56,7 +57,7 @@ impl TestClock {
 
 pub struct Controller {
     pub dir: tempfile::TempDir,
-    pub store: SledStore,
+    pub store: EmbeddedStore,
     pub state: AppState,
     pub fleet: Fleet,
     pub fleet_addr: SocketAddr,
@@ -89,7 +90,8 @@ impl Controller {
         config.fleet.server_name = "localhost".into();
         tweak(&mut config);
         pki::bootstrap(&config).expect("certificates");
-        let store = SledStore::open(dir.path().join("db")).expect("ledger");
+        let store =
+            EmbeddedStore::open(hotspot_controller::cli::db_path(dir.path())).expect("ledger");
         let clock = TestClock::default();
         let link = ServerConfig {
             link: LinkConfig::fast_for_tests(),

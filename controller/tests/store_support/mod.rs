@@ -4,8 +4,8 @@
 #![allow(dead_code)]
 
 use hotspot_controller::store::{
-    NewRouter, NewStaff, PackageRecord, Role, RouterRecord, SledStore, Stamp, Store, VoucherLimits,
-    VoucherRecord,
+    EmbeddedStore, NewRouter, NewStaff, PackageRecord, Role, RouterRecord, Stamp, Store,
+    VoucherLimits, VoucherRecord,
 };
 use hotspot_pki::SiteId;
 use hotspot_shared::domain::{
@@ -63,18 +63,23 @@ pub fn new_router(site_id: &SiteId, name: &str, password: &str) -> NewRouter {
 /// staff 1 (admin) and 2 (staff on routers 1 and 2).
 pub struct Fleet {
     pub dir: tempfile::TempDir,
-    pub store: SledStore,
+    pub store: EmbeddedStore,
     pub routers: Vec<RouterRecord>,
     pub packages: Vec<PackageRecord>,
 }
 
+/// The ledger's database file in `dir`.
+pub fn ledger_path(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("ledger.redb")
+}
+
 pub async fn fleet() -> Fleet {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SledStore::open(dir.path().join("db")).expect("open");
+    let store = EmbeddedStore::open(ledger_path(&dir)).expect("open");
     populate(dir, store).await
 }
 
-pub async fn populate(dir: tempfile::TempDir, store: SledStore) -> Fleet {
+pub async fn populate(dir: tempfile::TempDir, store: EmbeddedStore) -> Fleet {
     let ring = keyring();
     let by = admin();
     for s in ["s1", "s2"] {

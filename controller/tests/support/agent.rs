@@ -10,6 +10,7 @@ use std::time::Duration;
 use hotspot_link::{LinkClient, PeerId, RecordingInbox, RefuseRequests};
 use hotspot_pki::{FleetCa, SiteId};
 use hotspot_shared::fleet::msg::{Answer, Command, Event, Query};
+use hotspot_storage::{Db, Options};
 
 use crate::common::agent::{client_config, site_tls};
 use time::OffsetDateTime;
@@ -48,8 +49,8 @@ impl FakeAgent {
     pub async fn start(ca: &FleetCa, site: &SiteId, addr: std::net::SocketAddr) -> FakeAgent {
         let tls = site_tls(ca, site);
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = sled::open(dir.path()).expect("agent sled");
-        let commands = RecordingInbox::open(&db, "test/commands").expect("tree");
+        let db = Db::open(dir.path().join("agent.redb"), Options::default()).expect("agent db");
+        let commands = RecordingInbox::new(&db, "test/commands");
         let link = AgentLink::start(
             client_config(addr),
             &db,

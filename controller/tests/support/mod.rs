@@ -1,7 +1,8 @@
 //! The API test harness: the controller's real HTTP application served on a loopback socket
-//! (`axum::serve` with client addresses), over a real ledger (sled in a temp dir) and a real
-//! fleet link on `127.0.0.1:0` (QUIC with mutual TLS), with fake agents ([`agent`]) that
-//! answer commands with events through the link and the ledger's inbound handler.
+//! (`axum::serve` with client addresses), over a real ledger (a database file in a temp dir)
+//! and a real fleet link on `127.0.0.1:0` (QUIC with mutual TLS), with fake agents
+//! ([`agent`]) that answer commands with events through the link and the ledger's inbound
+//! handler.
 //!
 //! The ledger starts with sites `s1` (routers 1, 2) and `s2` (router 3), one package
 //! ("1 hour", 1.00 USD), a super admin `admin` and staff `alice` (router 1) and `bob`
@@ -13,7 +14,7 @@ pub mod agent;
 pub mod http;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ use hotspot_controller::auth::password::{PasswordHasher, PasswordParams};
 use hotspot_controller::auth::throttle::LoginThrottle;
 use hotspot_controller::config::Config;
 use hotspot_controller::metrics::Metrics;
-use hotspot_controller::store::{NewRouter, NewStaff, Role, SledStore, Stamp, Store};
+use hotspot_controller::store::{EmbeddedStore, NewRouter, NewStaff, Role, Stamp, Store};
 use hotspot_link::{ControlHooks, LinkConfig, RefuseRequests, ServerConfig, ServerTls};
 use hotspot_pki::tls::{certs_from_pem, private_key_from_pem};
 use hotspot_pki::{DEFAULT_CONTROLLER_CERT_VALIDITY, FleetCa, Revocations, SiteId};
@@ -50,7 +51,7 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub db_path: PathBuf,
     pub state: AppState,
-    pub ledger: SledStore,
+    pub ledger: EmbeddedStore,
     pub api: Client,
     pub ca: Arc<FleetCa>,
     pub fleet_addr: SocketAddr,
@@ -76,8 +77,8 @@ impl TestApp {
     ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_path = dir.path().join("ledger");
-        let ledger = SledStore::open(&db_path).expect("ledger opens");
+        let db_path = dir.path().join("ledger.redb");
+        let ledger = EmbeddedStore::open(&db_path).expect("ledger opens");
         let (ca, _) = FleetCa::generate(OffsetDateTime::now_utc()).expect("CA");
         let cc = ca
             .issue_controller_cert(
@@ -180,12 +181,14 @@ impl TestApp {
         agent
     }
 
-    /// The ledger as a crash right now would leave it: its files copied as they are on disk
-    /// (nothing flushed first) and opened as a second ledger.
-    pub fn ledger_as_on_disk(&self) -> (tempfile::TempDir, SledStore) {
+    /// The ledger as a crash right now would leave it: its file copied as it is (no barrier
+    /// first) and opened as a second ledger. The file's header names the last durable commit
+    /// only, so the copy holds what a barrier covered and nothing committed since.
+    pub fn ledger_as_on_disk(&self) -> (tempfile::TempDir, EmbeddedStore) {
         let copy = tempfile::tempdir().expect("temp dir");
-        copy_dir(&self.db_path, copy.path());
-        let store = SledStore::open(copy.path()).expect("copy opens");
+        let path = copy.path().join("ledger.redb");
+        std::fs::copy(&self.db_path, &path).expect("copy");
+        let store = EmbeddedStore::open(&path).expect("copy opens");
         (copy, store)
     }
 }
@@ -193,19 +196,6 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
     }
 }
 

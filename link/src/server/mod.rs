@@ -34,7 +34,6 @@ use tokio::task::JoinHandle;
 
 use crate::Payload;
 use crate::config::{LinkConfig, ServerConfig};
-use crate::durable::Flusher;
 use crate::error::LinkError;
 use crate::hooks::{ControlHooks, DynResponder, Responder};
 use crate::inbox::{Inbound, Inbox};
@@ -42,6 +41,7 @@ use crate::outbox::Outbox;
 use crate::peer::PeerId;
 use crate::registry::{Registry, SiteEvent, SiteStatus};
 use crate::wire::{CloseCode, LinkRequest, LinkResponse};
+use hotspot_storage::Db;
 
 mod accept;
 
@@ -75,8 +75,7 @@ impl<Cmd, Evt, Q, R> Clone for LinkServer<Cmd, Evt, Q, R> {
 struct Inner<Evt, Q, R> {
     config: ServerConfig,
     link: Arc<LinkConfig>,
-    db: sled::Db,
-    flusher: Arc<Flusher>,
+    db: Db,
     endpoint: quinn::Endpoint,
     inbox: Arc<Inbox<Evt>>,
     responder: Arc<dyn DynResponder<Q, R>>,
@@ -91,11 +90,11 @@ struct Inner<Evt, Q, R> {
 }
 
 impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q, R> {
-    /// Binds the endpoint and starts accepting agents. `db` is shared with the caller (tree
+    /// Binds the endpoint and starts accepting agents. `db` is shared with the caller (table
     /// names of the link start with `link/`).
     pub async fn start(
         config: ServerConfig,
-        db: &sled::Db,
+        db: &Db,
         tls: ServerTls,
         inbound: impl Inbound<Evt>,
         responder: impl Responder<Q, R>,
@@ -114,14 +113,12 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
             .map_err(|e| LinkError::Tls(e.to_string()))?;
         let mut quic = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         quic.transport_config(config.link.transport(true)?);
-        let endpoint = endpoint(db, quic, config.listen, config.recv_buffer)?;
-        let flusher = Arc::new(Flusher::new(db.clone()));
+        let endpoint = endpoint(db, quic, config.listen, config.recv_buffer).await?;
         let inner = Arc::new(Inner {
             link: Arc::new(config.link.clone()),
             db: db.clone(),
-            flusher: flusher.clone(),
             endpoint,
-            inbox: Arc::new(Inbox::open(db, flusher, Arc::new(inbound))?),
+            inbox: Arc::new(Inbox::open(db, Arc::new(inbound))),
             responder: Arc::new(responder),
             control,
             revocations: tls.revocations,
@@ -205,11 +202,14 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
     /// Every site the link knows: connected now, or with link state on disk.
     pub fn sites(&self) -> Result<Vec<SiteId>, LinkError> {
         let mut sites: BTreeSet<SiteId> = self.inner.registry.connected().into_iter().collect();
-        let meta = self.inner.db.open_tree("link/outbox-meta")?;
-        let inbox = self.inner.db.open_tree("link/inbox")?;
-        let keys = meta.iter().keys().chain(inbox.iter().keys());
+        let snapshot = self.inner.db.read()?;
+        let mut keys = Vec::new();
+        for table in [crate::outbox::META, crate::inbox::SEQS] {
+            for (k, _) in snapshot.entries(table, hotspot_storage::ALL, usize::MAX)? {
+                keys.push(k);
+            }
+        }
         for key in keys {
-            let key = key?;
             let key = String::from_utf8_lossy(&key);
             let name = key
                 .strip_prefix("last/")
@@ -274,7 +274,7 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
             .is_some()
     }
 
-    /// Closes every connection with a reason, stops accepting, and flushes sled.
+    /// Closes every connection with a reason, stops accepting, and makes every write durable.
     pub async fn shutdown(&self) -> Result<(), LinkError> {
         let inner = &self.inner;
         inner.shutdown.send_replace(true);
@@ -290,7 +290,7 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
             let _ = task.await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), inner.endpoint.wait_idle()).await;
-        inner.flusher.flush().await?;
+        inner.db.barrier().await?;
         Ok(())
     }
 }
@@ -303,7 +303,6 @@ impl<Evt: Payload, Q: Payload, R: Payload> Inner<Evt, Q, R> {
         }
         let outbox = Arc::new(Outbox::open(
             &self.db,
-            self.flusher.clone(),
             &PeerId::Site(site.clone()),
             self.link.max_outbox_entries,
             self.link.max_frame_len,
@@ -313,7 +312,7 @@ impl<Evt: Payload, Q: Payload, R: Payload> Inner<Evt, Q, R> {
     }
 }
 
-/// Where the stateless-reset key lives in the link's sled trees.
+/// Where the stateless-reset key lives in the link's tables.
 const RESET_KEY: &[u8] = b"stateless-reset-key";
 
 /// The controller's QUIC endpoint, with a stateless-reset key and connection-ID key that
@@ -331,13 +330,13 @@ const RESET_KEY: &[u8] = b"stateless-reset-key";
 /// With either key fresh, agents came back only when their idle timeout fired (30 s with the
 /// production settings; `fleet_sigkill` has the test). Both come from the one key kept in
 /// the database.
-fn endpoint(
-    db: &sled::Db,
+async fn endpoint(
+    db: &Db,
     quic: quinn::ServerConfig,
     listen: std::net::SocketAddr,
     recv_buffer: usize,
 ) -> Result<quinn::Endpoint, LinkError> {
-    let key = stateless_reset_key(db)?;
+    let key = stateless_reset_key(db).await?;
     let cid_key = connection_id_key(&key);
     let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
     let mut config = quinn::EndpointConfig::new(Arc::new(hmac));
@@ -380,20 +379,20 @@ fn connection_id_key(reset_key: &[u8; 32]) -> u64 {
     u64::from_le_bytes(first)
 }
 
-/// The 32-byte stateless-reset key, made once and kept (flushed) in `link/meta`.
-pub(crate) fn stateless_reset_key(db: &sled::Db) -> Result<[u8; 32], LinkError> {
-    let meta = db.open_tree("link/meta")?;
-    if meta.get(RESET_KEY)?.is_none() {
-        let mut fresh = [0u8; 32];
-        rand::Rng::fill_bytes(&mut rand::rng(), &mut fresh);
-        // Only the first writer's key counts, should two starts race.
-        let _ = meta.compare_and_swap(RESET_KEY, None::<&[u8]>, Some(&fresh[..]))?;
-        db.flush()?;
-    }
-    let stored = meta
-        .get(RESET_KEY)?
-        .ok_or_else(|| LinkError::Config("stateless-reset key vanished".into()))?;
-    stored.as_ref().try_into().map_err(|_| {
+/// The 32-byte stateless-reset key, made once and kept (durably) in `link/meta`.
+pub(crate) async fn stateless_reset_key(db: &Db) -> Result<[u8; 32], LinkError> {
+    const META: &str = "link/meta";
+    let stored = db.write(|tx| match tx.get(META, RESET_KEY)? {
+        Some(key) => Ok::<_, LinkError>(key),
+        None => {
+            let mut fresh = [0u8; 32];
+            rand::Rng::fill_bytes(&mut rand::rng(), &mut fresh);
+            tx.insert(META, RESET_KEY, &fresh)?;
+            Ok(fresh.to_vec())
+        }
+    })?;
+    db.barrier().await?;
+    stored.as_slice().try_into().map_err(|_| {
         LinkError::Encode(format!(
             "stored stateless-reset key has {} bytes, not 32",
             stored.len()
@@ -405,19 +404,24 @@ pub(crate) fn stateless_reset_key(db: &sled::Db) -> Result<[u8; 32], LinkError> 
 mod endpoint_tests {
     use super::*;
 
-    #[test]
-    fn the_stateless_reset_key_is_made_once_and_survives_a_reopen() {
+    #[tokio::test]
+    async fn the_stateless_reset_key_is_made_once_and_survives_a_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let open = || Db::open(&path, hotspot_storage::Options::default()).expect("opens");
         let first = {
-            let db = sled::open(dir.path()).expect("opens");
-            let a = stateless_reset_key(&db).expect("made");
-            assert_eq!(stateless_reset_key(&db).expect("read"), a, "made once");
+            let db = open();
+            let a = stateless_reset_key(&db).await.expect("made");
+            assert_eq!(
+                stateless_reset_key(&db).await.expect("read"),
+                a,
+                "made once"
+            );
             a
         };
-        let db = crate::durable::open_db(dir.path(), std::time::Duration::from_secs(5))
-            .expect("reopens");
+        let db = open();
         assert_eq!(
-            stateless_reset_key(&db).expect("read"),
+            stateless_reset_key(&db).await.expect("read"),
             first,
             "kept across restarts"
         );

@@ -31,7 +31,7 @@ impl<In: Payload, Q: Payload, R: Payload> Parts<In, Q, R> {
             // Frames may already be buffered (they can arrive with the Hello): decode those
             // before waiting for more bytes.
             while tasks.try_join_next().is_some() {}
-            let mut got_data = false;
+            let mut batch = Vec::new();
             let mut failure = None;
             loop {
                 let frame = match reader.next::<InFrame<In, Q, R>>() {
@@ -42,12 +42,16 @@ impl<In: Payload, Q: Payload, R: Payload> Parts<In, Q, R> {
                         break;
                     }
                 };
-                if let Err(end) = self.handle(frame, channel, &mut tasks, &mut got_data) {
+                if let Err(end) = self.handle(frame, channel, &mut tasks, &mut batch) {
                     failure = Some(end);
                     break;
                 }
             }
-            if got_data {
+            if !batch.is_empty() {
+                // Everything this read delivered, in one transaction.
+                if let Err(refused) = self.inbox.offer_batch(&self.peer, &batch) {
+                    failure.get_or_insert(refused_end(refused));
+                }
                 // Read the position first, then flush: everything counted is on disk before the ack.
                 let last = match self.inbox.last_applied(&self.peer) {
                     Ok(last) => last,
@@ -73,23 +77,12 @@ impl<In: Payload, Q: Payload, R: Payload> Parts<In, Q, R> {
         frame: InFrame<In, Q, R>,
         channel: &Arc<Channel<Q, R>>,
         tasks: &mut JoinSet<()>,
-        got_data: &mut bool,
+        batch: &mut Vec<(u64, In)>,
     ) -> Result<(), End> {
         match frame {
             Envelope::Data { seq, body } => {
-                *got_data = true;
-                match self.inbox.offer(&self.peer, seq, &body) {
-                    Ok(_) => Ok(()),
-                    Err(Refused::Gap { last, got }) => Err(End::protocol(format!(
-                        "message {got} arrived after {last}: messages are missing"
-                    ))),
-                    Err(Refused::App(reason)) => Err(End::Close {
-                        code: CloseCode::Storage,
-                        reason: format!("message {seq} could not be applied: {reason}"),
-                        refuse: None,
-                    }),
-                    Err(Refused::Storage(e)) => Err(End::storage(e)),
-                }
+                batch.push((seq, body));
+                Ok(())
             }
             Envelope::Ack { seq } => {
                 let sent = channel.sent_max.load(Ordering::Acquire);
@@ -170,5 +163,19 @@ impl<In: Payload, Q: Payload, R: Payload> Parts<In, Q, R> {
                 channel.respond(id, answer);
             }
         });
+    }
+}
+
+fn refused_end(refused: Refused) -> End {
+    match refused {
+        Refused::Gap { last, got } => End::protocol(format!(
+            "message {got} arrived after {last}: messages are missing"
+        )),
+        Refused::App { seq, reason } => End::Close {
+            code: CloseCode::Storage,
+            reason: format!("message {seq} could not be applied: {reason}"),
+            refuse: None,
+        },
+        Refused::Storage(e) => End::storage(e),
     }
 }

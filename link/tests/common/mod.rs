@@ -1,5 +1,5 @@
 //! Test fixtures: an in-memory fleet CA with a controller certificate, agent certificates,
-//! a controller and agents on loopback with sled in temp dirs, and a raw QUIC client for
+//! a controller and agents on loopback with databases in temp dirs, and a raw QUIC client for
 //! speaking broken protocol at the controller.
 
 #![allow(dead_code)]
@@ -19,6 +19,7 @@ use hotspot_pki::{
     SharedRevocations, SiteId,
 };
 use hotspot_shared::fleet::{ALPN, Envelope, FrameDecoder, encode_frame};
+pub use hotspot_storage::{Db, Options, StorageError};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -149,17 +150,30 @@ pub fn client_config(server: SocketAddr) -> ClientConfig {
     }
 }
 
-pub fn open_db(dir: &Path) -> sled::Db {
-    hotspot_link::durable::open_db(dir, std::time::Duration::from_secs(5)).expect("sled opens")
+/// Opens the database in directory `dir` (made when missing). A restart inside one test may
+/// find the previous handle still held by a task that is finishing: wait a little for it.
+pub fn open_db(dir: &Path) -> Db {
+    std::fs::create_dir_all(dir).expect("makes the data dir");
+    let start = std::time::Instant::now();
+    loop {
+        match Db::open(dir.join("link.redb"), Options::default()) {
+            Err(StorageError::InUse) if start.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => {
+                return other.unwrap_or_else(|e| panic!("{} opens: {e}", dir.display()));
+            }
+        }
+    }
 }
 
 pub async fn start_server_with(
     pki: &Pki,
-    db: &sled::Db,
+    db: &Db,
     config: ServerConfig,
     control: ControlHooks,
 ) -> (Server, RecordingInbox) {
-    let inbox = RecordingInbox::open(db, "test/received").expect("tree");
+    let inbox = RecordingInbox::new(db, "test/received");
     let server = Server::start(
         config,
         db,
@@ -173,27 +187,23 @@ pub async fn start_server_with(
     (server, inbox)
 }
 
-pub async fn start_server(pki: &Pki, db: &sled::Db) -> (Server, RecordingInbox) {
+pub async fn start_server(pki: &Pki, db: &Db) -> (Server, RecordingInbox) {
     start_server_with(pki, db, server_config(), ControlHooks::new()).await
 }
 
 pub async fn start_agent_with(
     tls: ClientTls,
-    db: &sled::Db,
+    db: &Db,
     config: ClientConfig,
 ) -> (Agent, RecordingInbox) {
-    let inbox = RecordingInbox::open(db, "test/received").expect("tree");
+    let inbox = RecordingInbox::new(db, "test/received");
     let agent = Agent::start(config, db, tls, inbox.clone(), TestResponder)
         .await
         .expect("agent starts");
     (agent, inbox)
 }
 
-pub async fn start_agent(
-    tls: ClientTls,
-    db: &sled::Db,
-    server: SocketAddr,
-) -> (Agent, RecordingInbox) {
+pub async fn start_agent(tls: ClientTls, db: &Db, server: SocketAddr) -> (Agent, RecordingInbox) {
     start_agent_with(tls, db, client_config(server)).await
 }
 

@@ -2,7 +2,7 @@
 //! (agent → controller, durable), and queries with their answers (request/response with a
 //! deadline, not durable).
 //!
-//! Router credentials never travel in a durable message: they would rest in a sled outbox in
+//! Router credentials never travel in a durable message: they would rest in a durable outbox in
 //! plain text. They go in [`Query::SetRouter`] / [`Query::TestRouter`], which exist only in
 //! memory and inside TLS; the agent seals them at rest under its own key.
 

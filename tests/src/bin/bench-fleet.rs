@@ -5,8 +5,9 @@
 //! own, read from `/proc/<pid>/status`; its data directory is on disk). N simulated agents run
 //! in a few worker processes (`bench-fleet worker`, at most `--agents-per-process` each:
 //! every agent holds two file descriptors and the hard limit here is 20,000), each agent a
-//! real `LinkClient` with its own UDP socket, certificate and sled database; see
-//! `hotspot_tests::fleetkit::bench_agents`. Signing the N certificates is setup, not measured.
+//! real `LinkClient` with its own UDP socket, certificate and database file (in `/dev/shm`,
+//! with a 1 MiB page cache); see `hotspot_tests::fleetkit::bench_agents`. Signing the N
+//! certificates is setup, not measured.
 //!
 //! Phases:
 //! 1. **cold connect**: all N start at once against a controller that just started; time until
@@ -182,7 +183,7 @@ impl Table {
 }
 
 /// Directories removed at the end unless `--keep`: one on disk (controller, PKI, logs), one
-/// in memory (the simulated agents' sled databases).
+/// in memory (the simulated agents' database files).
 struct WorkDirs {
     disk: PathBuf,
     shm: PathBuf,
@@ -318,7 +319,8 @@ fn controller_latency(
 }
 
 /// Waits until the controller applied `target` notes; fails after `limit`, or as soon as its
-/// count has not moved for `stall` (a stuck controller: see the sled deadlock in the report).
+/// count has not moved for `stall` (a stuck controller or a link that stopped delivering:
+/// better named at once, with the pid to inspect, than after the whole phase limit).
 fn wait_applied(
     controller: &PeerProcess,
     target: u64,
@@ -597,7 +599,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
         w.wait_for("ready", limit, |p| p.seen("ready") > 0)?;
     }
     table.row(
-        format!("setup: {n} agent keys and certificates, {n} sled databases"),
+        format!("setup: {n} agent keys and certificates, {n} databases"),
         format!("{} (not measured)", secs(setup.elapsed())),
     );
     table.row("controller RSS before any agent", mib(idle.rss_kib));
@@ -607,7 +609,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
         port: addr.port(),
         workers,
     };
-    let result = phases(args, &mut fleet, &mut table, limit);
+    let result = phases(args, &mut fleet, &mut table, limit, &work.shm);
     if let Err(e) = &result {
         table.row("stopped early", format!("{e:#}"));
     }
@@ -625,7 +627,26 @@ fn bench(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn phases(args: &BenchArgs, fleet: &mut Fleet, table: &mut Table, limit: Duration) -> Result<()> {
+/// KiB allocated to the files directly in `dir` (the agents' databases).
+fn files_kib(dir: &Path) -> Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut blocks = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let meta = entry?.metadata()?;
+        if meta.is_file() {
+            blocks += meta.blocks();
+        }
+    }
+    Ok(blocks / 2)
+}
+
+fn phases(
+    args: &BenchArgs,
+    fleet: &mut Fleet,
+    table: &mut Table,
+    limit: Duration,
+    agent_data: &Path,
+) -> Result<()> {
     let n = args.agents as u64;
     let stall = Duration::from_secs(args.stall_timeout);
     let idle = proc_usage(fleet.controller_pid)?;
@@ -715,6 +736,20 @@ fn phases(args: &BenchArgs, fleet: &mut Fleet, table: &mut Table, limit: Duratio
             "{} ({:.1} KiB per agent)",
             mib(workers.rss_kib),
             workers.rss_kib as f64 / n as f64
+        ),
+    );
+    let files = files_kib(agent_data)?;
+    let kind = if agent_data.starts_with("/dev/shm") {
+        "tmpfs: memory outside the RSS"
+    } else {
+        "on disk: no /dev/shm here"
+    };
+    table.row(
+        format!("agent database files in {} ({kind})", agent_data.display()),
+        format!(
+            "{} ({:.1} KiB per agent)",
+            mib(files),
+            files as f64 / n as f64
         ),
     );
 
@@ -813,6 +848,18 @@ fn phases(args: &BenchArgs, fleet: &mut Fleet, table: &mut Table, limit: Duratio
     table.row(
         "controller RSS at the end",
         format!("{} (peak {})", mib(end.rss_kib), mib(end.peak_rss_kib)),
+    );
+    let workers = fleet.workers_usage();
+    let files = files_kib(agent_data)?;
+    table.row(
+        "agent processes RSS / database files at the end",
+        format!(
+            "{} (peak {}) / {} ({:.1} KiB per agent)",
+            mib(workers.rss_kib),
+            mib(workers.peak_rss_kib),
+            mib(files),
+            files as f64 / n as f64
+        ),
     );
     Ok(())
 }

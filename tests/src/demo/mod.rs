@@ -19,7 +19,7 @@ use hotspot_agent::enroll::{EnrollOptions, enroll};
 use hotspot_agent::runtime::AgentHandle;
 use hotspot_controller::auth::password::PasswordHasher;
 use hotspot_controller::config::{Config, default_toml};
-use hotspot_controller::store::{NewStaff, Role, SledStore, Stamp, Store};
+use hotspot_controller::store::{EmbeddedStore, NewStaff, Role, Stamp, Store};
 use rand::RngExt as _;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -109,7 +109,8 @@ fn controller_config(opts: &DemoOptions) -> anyhow::Result<Config> {
 /// `hotspot-controller admin create` does).
 async fn create_admin(config: &Config, password: &str) -> anyhow::Result<()> {
     let hasher = PasswordHasher::new(config.auth.password_params())?;
-    let store = SledStore::open(config.data_dir.join("db"))?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = EmbeddedStore::open(hotspot_controller::cli::db_path(&config.data_dir))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let new = NewStaff {
         username: "admin".into(),

@@ -263,9 +263,9 @@ impl Fleet {
         self.dir.join("agent.log")
     }
 
-    /// The agent's sled database directory.
+    /// The agent's database file.
     pub fn agent_db(&self) -> PathBuf {
-        self.agent_dir.join("db")
+        self.agent_dir.join(hotspot_agent::identity::DB_FILE)
     }
 
     /// Starts `hotspot-controller serve` and signs the admin in.

@@ -1,6 +1,6 @@
 //! The fault suite (issue 6 §3): scenarios over real processes — `hotspot-controller` and
 //! `hotspot-agent` as children killed with SIGKILL, the link through the link-fault proxy, the
-//! RouterOS simulator with its fault orders — each ending with the ledger, the agent's sled and
+//! RouterOS simulator with its fault orders — each ending with the ledger, the agent's database and
 //! the router's users compared ([`views::compare`]).
 //!
 //! Run by `tests/faults.rs` (one test per scenario, CI sizes) and by the `fault-suite` binary

@@ -1,4 +1,4 @@
-//! The three views a scenario ends with — the ledger (controller API), the agent's sled (opened
+//! The three views a scenario ends with — the ledger (controller API), the agent's database (opened
 //! after the agent stopped), the simulated router's users — and their comparison.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -71,11 +71,20 @@ pub async fn report_revenue(admin: &Api) -> anyhow::Result<i64> {
         .sum())
 }
 
-/// The agent's desired state and apply-queue length for `router`, read from its sled database
-/// (the agent must have stopped).
+/// The agent's desired state and apply-queue length for `router`, read from its database file
+/// (the agent must have stopped; its lock is waited for up to 10 s).
 pub fn agent(db_path: &Path, router: u64) -> anyhow::Result<(Vec<AgentVoucher>, usize)> {
-    let db = hotspot_link::durable::open_db(db_path, Duration::from_secs(10))
-        .with_context(|| format!("opening {}", db_path.display()))?;
+    let start = std::time::Instant::now();
+    let db = loop {
+        match hotspot_agent::store::open_db(db_path) {
+            Err(hotspot_storage::StorageError::InUse)
+                if start.elapsed() < Duration::from_secs(10) =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => break other.with_context(|| format!("opening {}", db_path.display()))?,
+        }
+    };
     let store = Store::open(&db)?;
     let desired = store
         .desired(RouterId(router))?

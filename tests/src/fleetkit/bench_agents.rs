@@ -1,14 +1,15 @@
 //! Simulated agents for `bench-fleet`: one worker process's share of them, and the stdin line
 //! protocol through which the bench drives that worker.
 //!
-//! Why workers: each agent is a real `LinkClient` holding its own UDP socket and its own sled
-//! database (two file descriptors), and this machine's hard `RLIMIT_NOFILE` is 20,000, which
-//! an unprivileged container cannot raise; so 10,000 agents need at least two processes.
+//! Why workers: each agent is a real `LinkClient` holding its own UDP socket and its own
+//! database file (two file descriptors), and this machine's hard `RLIMIT_NOFILE` is 20,000,
+//! which an unprivileged container cannot raise; so 10,000 agents need at least two processes.
 //! Percentiles are merged across workers as [`Histogram`]s.
 //!
 //! Each worker makes its agents' keys and has the fleet CA (read from the bench's PKI
-//! directory) sign them, and opens their sled databases (under `/dev/shm`, without sled's
-//! background flusher thread), before it prints `ready`: setup, not measured. Then:
+//! directory) sign them, and opens their databases (one file each under `/dev/shm`, so the
+//! link's fsyncs cost next to nothing; a page cache of [`AGENT_CACHE_BYTES`] each), before it
+//! prints `ready`: setup, not measured. Then:
 //!
 //! | command | answer |
 //! | --- | --- |
@@ -30,6 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use hotspot_link::{ClientConfig, ClientTls, LinkConfig};
 use hotspot_pki::{FleetCa, SiteId};
+use hotspot_storage::{Db, Options};
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
 
@@ -47,9 +49,13 @@ pub struct GroupSpec {
     pub link: LinkConfig,
     /// The directory holding the fleet CA (certificate and key).
     pub pki: PathBuf,
-    /// Where the agents' sled databases go.
+    /// Where the agents' database files go.
     pub data: PathBuf,
 }
+
+/// The page cache of one simulated agent's database: an agent's link tables hold a few
+/// hundred small entries at most, and thousands of agents share a worker's memory.
+pub const AGENT_CACHE_BYTES: usize = 1 << 20;
 
 /// The site name of agent `index`.
 pub fn bench_site(index: usize) -> Result<SiteId> {
@@ -60,7 +66,7 @@ pub fn bench_site(index: usize) -> Result<SiteId> {
 pub struct AgentGroup {
     spec: GroupSpec,
     identities: Vec<Option<ClientTls>>,
-    dbs: Vec<sled::Db>,
+    dbs: Vec<Db>,
     clients: Vec<NoteClient>,
     started_at: Vec<Instant>,
     applied: Arc<AtomicU64>,
@@ -75,11 +81,12 @@ impl AgentGroup {
         let mut dbs = Vec::with_capacity(spec.count);
         for index in spec.first..spec.first + spec.count {
             identities.push(Some(agent_tls(&ca, &bench_site(index)?)?));
+            let path = spec.data.join(format!("agent-{index:05}.redb"));
+            let options = Options {
+                cache_bytes: AGENT_CACHE_BYTES,
+            };
             dbs.push(
-                sled::Config::new()
-                    .path(spec.data.join(format!("agent-{index:05}")))
-                    .flush_every_ms(None)
-                    .open()?,
+                Db::open(&path, options).with_context(|| format!("opening {}", path.display()))?,
             );
         }
         Ok(AgentGroup {

@@ -1,42 +1,45 @@
 //! Reading a stopped peer's data directory: what it applied from its peer, and what is still
 //! waiting in its outbox. This is how the fault suites judge "exactly once, in order": from
-//! the receiver's sled records, never from progress lines.
+//! the receiver's records on disk, never from progress lines.
 
 use std::fmt;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use hotspot_link::outbox::Outbox;
-use hotspot_link::{Flusher, PeerId, RecordingInbox};
+use hotspot_link::{PeerId, RecordingInbox};
+use hotspot_storage::{Db, Options, StorageError};
 
-use super::payload::{APPLIED_TREE, Note};
+use super::payload::{APPLIED_TABLE, Note};
 
-/// Opens a sled directory, waiting up to 10 s for a process that just exited to release it.
-pub fn open_stopped(dir: &Path) -> anyhow::Result<sled::Db> {
-    let start = Instant::now();
-    loop {
-        match sled::open(dir) {
-            Ok(db) => return Ok(db),
-            Err(e) if start.elapsed() < Duration::from_secs(10) => {
-                tracing::debug!("waiting for {} to be released: {e}", dir.display());
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => {
-                return Err(e).with_context(|| format!("opening {}", dir.display()));
-            }
+/// The database file in a peer's data directory.
+pub const DB_FILE: &str = "peer.redb";
+
+/// Where the database of the peer with data directory `dir` lives.
+pub fn db_file(dir: &Path) -> PathBuf {
+    dir.join(DB_FILE)
+}
+
+/// Opens the database of a stopped peer's data directory. A peer holds its database's lock
+/// until its process is gone, and the callers reap a peer before reading it, so a database
+/// still in use is an error, not something to wait for.
+pub fn open_stopped(dir: &Path) -> anyhow::Result<Db> {
+    let path = db_file(dir);
+    anyhow::ensure!(path.is_file(), "no peer database at {}", path.display());
+    match Db::open(&path, Options::default()) {
+        Ok(db) => Ok(db),
+        Err(StorageError::InUse) => {
+            anyhow::bail!("{} is in use: stop the peer first", path.display())
         }
+        Err(e) => Err(e).with_context(|| format!("opening {}", path.display())),
     }
 }
 
-/// The outbox towards `peer` in `db`, opened on its own (only to read it: not while a link
-/// runs on `db`).
-pub fn open_outbox(db: &sled::Db, peer: &PeerId) -> anyhow::Result<Outbox> {
-    let flusher = Arc::new(Flusher::new(db.clone()));
+/// The outbox towards `peer` in `db`, opened on its own (only to read it: not to push while a
+/// link runs on `db`).
+pub fn open_outbox(db: &Db, peer: &PeerId) -> anyhow::Result<Outbox> {
     Ok(Outbox::open(
         db,
-        flusher,
         peer,
         u64::MAX,
         hotspot_shared::fleet::MAX_FRAME_LEN,
@@ -56,8 +59,8 @@ pub struct AppliedLog {
 
 impl AppliedLog {
     /// Reads the notes applied from `from` and the outbox towards it in `db`.
-    pub fn read(db: &sled::Db, from: &PeerId) -> anyhow::Result<AppliedLog> {
-        let record = RecordingInbox::open(db, APPLIED_TREE)?;
+    pub fn read(db: &Db, from: &PeerId) -> anyhow::Result<AppliedLog> {
+        let record = RecordingInbox::new(db, APPLIED_TABLE);
         let outbox = open_outbox(db, from)?;
         Ok(AppliedLog {
             records: record.messages::<Note>(from)?,

@@ -2,7 +2,7 @@
 //!
 //! The fault suites run the link between real processes (`fleet-peer`, one end of the link
 //! each), kill and restart them, and then judge "every message exactly once, in order" from
-//! the receivers' sled records. This module holds what the peer binary, the tests and
+//! the receivers' records on disk. This module holds what the peer binary, the tests and
 //! `bench-fleet` share, one concern per file:
 //!
 //! - [`payload`]: the notes and pings that travel, and the inbox that applies and times them;

@@ -12,14 +12,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hotspot_link::{
-    ApplyError, Inbound, InboxTx, LinkClient, LinkServer, PeerId, RecordingInbox, Responder,
+    ApplyError, Inbound, LinkClient, LinkServer, PeerId, RecordingInbox, Responder,
 };
+use hotspot_storage::{Db, WriteTx};
 use serde::{Deserialize, Serialize};
 
 use super::stats::LatencyLog;
 
-/// The sled tree where a peer records the notes it applied.
-pub const APPLIED_TREE: &str = "fleet-peer/applied";
+/// The table where a peer records the notes it applied.
+pub const APPLIED_TABLE: &str = "fleet-peer/applied";
 
 /// One numbered message. Note `n` from a sender is its `n`-th note; the sender's name is the
 /// storage key of the link peer it is to the receiver (`controller`, `site/<id>`).
@@ -74,9 +75,9 @@ impl Responder<Ping, Pong> for PingResponder {
 
 /// Applies notes: records them (optionally) and counts them and their latency in memory.
 ///
-/// The gauges are updated inside the link's apply transaction, which sled may retry on a
-/// conflict, so they can over-count in rare races; they are for progress lines and the bench.
-/// Exactly-once is judged only from the [`RecordingInbox`] on disk.
+/// The gauges are updated inside the link's apply transaction, so a transaction that rolls
+/// back after the apply (a storage failure) leaves them counted: they are for progress lines
+/// and the bench. Exactly-once is judged only from the [`RecordingInbox`] on disk.
 #[derive(Clone)]
 pub struct NoteInbox {
     record: Option<RecordingInbox>,
@@ -85,12 +86,12 @@ pub struct NoteInbox {
 }
 
 impl NoteInbox {
-    /// Records into [`APPLIED_TREE`] of `db`.
-    pub fn recording(db: &sled::Db) -> Result<NoteInbox, hotspot_link::LinkError> {
-        Ok(NoteInbox {
-            record: Some(RecordingInbox::open(db, APPLIED_TREE)?),
+    /// Records into [`APPLIED_TABLE`] of `db`.
+    pub fn recording(db: &Db) -> NoteInbox {
+        NoteInbox {
+            record: Some(RecordingInbox::new(db, APPLIED_TABLE)),
             ..NoteInbox::counting()
-        })
+        }
     }
 
     /// Counts and times notes without writing anything of its own (the bench's agents).
@@ -125,16 +126,9 @@ impl NoteInbox {
 }
 
 impl Inbound<Note> for NoteInbox {
-    fn trees(&self) -> Vec<sled::Tree> {
-        self.record
-            .as_ref()
-            .map(Inbound::<Note>::trees)
-            .unwrap_or_default()
-    }
-
     fn apply(
         &self,
-        tx: &InboxTx<'_>,
+        tx: &mut WriteTx<'_>,
         peer: &PeerId,
         seq: u64,
         body: &Note,

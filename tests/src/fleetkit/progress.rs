@@ -1,6 +1,6 @@
 //! `fleet-peer`'s stdout: one fact per line, `<word> <value...>`, printed when it changes, so
-//! a parent process (a test, the bench) can follow a peer without opening its data directory
-//! (sled locks it while the peer runs).
+//! a parent process (a test, the bench) can follow a peer without opening its database (the
+//! peer holds the database file's lock while it runs).
 //!
 //! | line | meaning |
 //! | --- | --- |

@@ -3,8 +3,8 @@
 //!
 //! **Why the outbox is the authority.** A note's number must become durable in the same
 //! atomic step as the note itself. The link's outbox assigns sequence numbers and stores the
-//! entries and its `last` counter in one sled transaction, flushed before `send` returns; our
-//! own counter cannot join that transaction. So:
+//! entries and its `last` counter in one transaction, covered by a durability barrier before
+//! `send` returns. A counter of our own kept in a separate transaction would not do:
 //! - counter first, then send: a kill between them skips numbers (the counter says sent, the
 //!   outbox never had them);
 //! - send first, then counter: a kill between them repeats numbers (the outbox has them, the
@@ -12,39 +12,99 @@
 //!   receiver applies them twice — the link cannot know two messages are "the same note").
 //!
 //! Hence each peer uses its outbox for notes only, note `n` *is* message `n` of the outbox
-//! (checked on every push: the numbers the link returns must equal the note numbers), and a
-//! restart resumes after the outbox's last assigned number. A batch whose transaction
-//! committed but whose flush did not complete is either on disk after the crash (then it
-//! counts as sent and is delivered) or not (then it was never on the wire, because entries
-//! leave only once flushed, and it is sent again with the same numbers and the same content).
+//! (checked on every push, inside the push's transaction where the link allows it, and on the
+//! numbers it returns), and a restart resumes after the outbox's last assigned number. A batch
+//! whose transaction committed but whose barrier did not complete is either on disk after the
+//! crash (then it counts as sent and is delivered) or not (then it was never on the wire,
+//! because entries leave only once durable, and it is sent again with the same numbers and the
+//! same content).
 //!
-//! Our own counter (`fleet-peer/sender`, written after each push returns) is kept as the
-//! brief asks and as a cross-check: it can lag the outbox by the batch in flight at a kill,
-//! never lead it; a counter ahead of the outbox means the outbox lost data, and the sender
-//! refuses to start.
+//! Our own "sent up to" counter (`fleet-peer/sender`) is a cross-check. The agent writes it in
+//! the push's own transaction (`LinkClient::send_batch_with`), so it always equals the
+//! outbox's last number; the controller's `LinkServer` has no such call, so there it is written
+//! right after each push returns and can lag the outbox by the batch in flight at a kill. It
+//! never leads the outbox: a counter ahead of the outbox means the outbox lost data, and the
+//! sender refuses to start.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hotspot_link::{LinkError, PeerId};
+use hotspot_link::{LinkError, PeerId, PushAbort, PushWithError};
 use hotspot_pki::SiteId;
+use hotspot_storage::{Db, WriteTx};
 
 use super::check::open_outbox;
 use super::payload::{Note, NoteClient, NoteServer};
 
-/// The sled tree holding the sender's own "sent up to" counter.
-pub const SENDER_TREE: &str = "fleet-peer/sender";
+/// The table holding the sender's own "sent up to" counter.
+pub const SENDER_TABLE: &str = "fleet-peer/sender";
+
+/// Why a push failed.
+#[derive(Debug)]
+pub enum PushError {
+    /// Nothing was queued.
+    Link(LinkError),
+    /// The outbox numbered the first note `first_seq`, not the note's own number: something
+    /// else writes to the outbox. Where the check runs inside the push's transaction
+    /// ([`NoteClient`]) nothing was queued.
+    Misnumbered { first_seq: u64 },
+}
+
+impl From<LinkError> for PushError {
+    fn from(e: LinkError) -> Self {
+        PushError::Link(e)
+    }
+}
+
+impl From<PushWithError<u64>> for PushError {
+    fn from(e: PushWithError<u64>) -> Self {
+        match e {
+            PushWithError::Link(e) => PushError::Link(e),
+            PushWithError::Aborted(first_seq) => PushError::Misnumbered { first_seq },
+        }
+    }
+}
 
 /// Somewhere notes can be pushed durably, numbered by the link.
 pub trait NoteSink: Send + Sync {
-    /// Queues `notes` in order; returns their sequence numbers once durable.
-    fn push(&self, notes: &[Note]) -> impl Future<Output = Result<Vec<u64>, LinkError>> + Send;
+    /// Queues `notes` (numbered consecutively from `notes[0].n`) in order and sets the counter
+    /// under `counter_key` in [`SENDER_TABLE`] to the last note's number; returns their
+    /// sequence numbers once durable.
+    fn push(
+        &self,
+        notes: &[Note],
+        counter_key: &str,
+    ) -> impl Future<Output = Result<Vec<u64>, PushError>> + Send;
+}
+
+/// The counter's write inside a push's transaction: refuses (rolls the push back) unless the
+/// outbox numbers the first note as the note's own number.
+fn count_in_push(
+    tx: &mut WriteTx<'_>,
+    counter_key: &str,
+    notes: &[Note],
+    first_seq: u64,
+) -> Result<(), PushAbort<u64>> {
+    let (Some(first), Some(last)) = (notes.first(), notes.last()) else {
+        return Ok(());
+    };
+    if first_seq != first.n {
+        return Err(PushAbort::Caller(first_seq));
+    }
+    tx.insert(SENDER_TABLE, counter_key.as_bytes(), &last.n.to_be_bytes())?;
+    Ok(())
 }
 
 impl NoteSink for NoteClient {
-    async fn push(&self, notes: &[Note]) -> Result<Vec<u64>, LinkError> {
-        self.send_batch(notes).await
+    /// One transaction for the notes and the counter.
+    async fn push(&self, notes: &[Note], counter_key: &str) -> Result<Vec<u64>, PushError> {
+        let (seqs, ()) = self
+            .send_batch_with(notes, |tx, first| {
+                count_in_push(tx, counter_key, notes, first)
+            })
+            .await?;
+        Ok(seqs)
     }
 }
 
@@ -52,11 +112,27 @@ impl NoteSink for NoteClient {
 pub struct ToSite {
     pub server: NoteServer,
     pub site: SiteId,
+    /// The database the server runs on (for the counter).
+    pub db: Db,
 }
 
 impl NoteSink for ToSite {
-    async fn push(&self, notes: &[Note]) -> Result<Vec<u64>, LinkError> {
-        self.server.send_batch(&self.site, notes).await
+    /// The server offers no push with the caller's writes in its transaction: the counter is
+    /// written after the push returned (durable by the next push's barrier, or the last one at
+    /// shutdown), so at a kill it may lag the outbox.
+    async fn push(&self, notes: &[Note], counter_key: &str) -> Result<Vec<u64>, PushError> {
+        let seqs = self.server.send_batch(&self.site, notes).await?;
+        if let (Some(&first_seq), Some(note)) = (seqs.first(), notes.first())
+            && first_seq != note.n
+        {
+            return Err(PushError::Misnumbered { first_seq });
+        }
+        if let Some(last) = notes.last() {
+            self.db
+                .write(|tx| tx.insert(SENDER_TABLE, counter_key.as_bytes(), &last.n.to_be_bytes()))
+                .map_err(LinkError::from)?;
+        }
+        Ok(seqs)
     }
 }
 
@@ -64,21 +140,21 @@ fn counter_key(to: &PeerId) -> String {
     format!("sent/{}", to.storage_key())
 }
 
-fn read_u64(v: Option<sled::IVec>) -> anyhow::Result<u64> {
-    match v {
-        None => Ok(0),
-        Some(v) => Ok(u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
-            anyhow::anyhow!("stored counter has {} bytes, not 8", v.len())
-        })?)),
-    }
+fn read_u64(v: Option<Vec<u8>>) -> anyhow::Result<u64> {
+    let Some(v) = v else { return Ok(0) };
+    let bytes: [u8; 8] = v
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("stored counter has {} bytes, not 8", v.len()))?;
+    Ok(u64::from_be_bytes(bytes))
 }
 
 /// Where sending to `to` resumes: the last note number already durably queued.
 ///
 /// Call before the link is started on `db` (it opens the outbox on its own to read it).
-pub fn resume_point(db: &sled::Db, to: &PeerId) -> anyhow::Result<Resume> {
+pub fn resume_point(db: &Db, to: &PeerId) -> anyhow::Result<Resume> {
     let outbox_last = open_outbox(db, to)?.last_seq()?;
-    let counter = read_u64(db.open_tree(SENDER_TREE)?.get(counter_key(to))?)?;
+    let counter = read_u64(db.read()?.get(SENDER_TABLE, counter_key(to).as_bytes())?)?;
     anyhow::ensure!(
         counter <= outbox_last,
         "the sender's counter says {counter} notes were sent to {to}, but the outbox only ever \
@@ -95,7 +171,8 @@ pub fn resume_point(db: &sled::Db, to: &PeerId) -> anyhow::Result<Resume> {
 pub struct Resume {
     /// The last number the outbox assigned: sending resumes after it.
     pub outbox_last: u64,
-    /// Our own counter (may lag `outbox_last` by the batch in flight when the process died).
+    /// Our own counter (the controller's may lag `outbox_last` by the batch in flight when
+    /// the process died; the agent's equals it).
     pub counter: u64,
 }
 
@@ -106,7 +183,7 @@ pub struct SendPlan {
     pub total: u64,
     /// Notes per second; 0 = as fast as the outbox takes them.
     pub rate: u64,
-    /// Most notes per push (one sled flush each).
+    /// Most notes per push (one transaction and one barrier each).
     pub batch: u64,
     /// The sender's name written into each note.
     pub from: String,
@@ -116,14 +193,12 @@ pub struct SendPlan {
 /// queued number in `sent`. Waits and retries while the outbox is full; any other error, or
 /// numbers from the link that differ from the note numbers, end it with an error.
 pub async fn run_sender(
-    db: sled::Db,
     to: PeerId,
     sink: impl NoteSink,
     resume: Resume,
     plan: SendPlan,
     sent: Arc<AtomicU64>,
 ) -> anyhow::Result<()> {
-    let counter = db.open_tree(SENDER_TREE)?;
     let key = counter_key(&to);
     let first = resume.outbox_last + 1;
     let mut next = first;
@@ -144,7 +219,7 @@ pub async fn run_sender(
         let notes: Vec<Note> = (next..next + room)
             .map(|n| Note::new(n, &plan.from))
             .collect();
-        match sink.push(&notes).await {
+        match sink.push(&notes, &key).await {
             Ok(seqs) => {
                 let expected: Vec<u64> = (next..next + room).collect();
                 anyhow::ensure!(
@@ -155,14 +230,17 @@ pub async fn run_sender(
                     seqs.first()
                 );
                 next += room;
-                counter.insert(&key, &(next - 1).to_be_bytes())?;
                 sent.store(next - 1, Ordering::Relaxed);
             }
-            Err(e @ LinkError::OutboxFull { .. }) => {
+            Err(PushError::Link(e @ LinkError::OutboxFull { .. })) => {
                 tracing::debug!("waiting for room: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            Err(e) => return Err(e.into()),
+            Err(PushError::Link(e)) => return Err(e.into()),
+            Err(PushError::Misnumbered { first_seq }) => anyhow::bail!(
+                "the outbox numbered note {next} as {first_seq}: something else writes to the \
+                 outbox for {to}"
+            ),
         }
     }
     Ok(())

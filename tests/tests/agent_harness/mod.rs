@@ -60,7 +60,7 @@ pub struct Controller {
     pub server: Server,
     pub received: RecordingInbox,
     pub ca: Arc<FleetCa>,
-    _db: sled::Db,
+    _db: hotspot_storage::Db,
 }
 
 impl Controller {
@@ -90,8 +90,10 @@ impl Controller {
             ca: ca.cert_der().clone(),
             revocations,
         };
-        let db = sled::open(dir).expect("controller sled");
-        let received = RecordingInbox::open(&db, "test/events").expect("tree");
+        std::fs::create_dir_all(dir).expect("controller dir");
+        let db = hotspot_storage::Db::open(dir.join("controller.redb"), Default::default())
+            .expect("controller database");
+        let received = RecordingInbox::new(&db, "test/events");
         let config = ServerConfig {
             link: LinkConfig::fast_for_tests(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),

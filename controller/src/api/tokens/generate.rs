@@ -9,11 +9,11 @@
 //!    site's offline code prefix (those belong to codes the agents make while offline), so
 //!    central and site codes cannot meet.
 //! 3. **Ledger**: all vouchers in ONE `insert_vouchers` transaction, `issued`; the few codes
-//!    another request took meanwhile are redrawn and the batch retried; then flushed.
+//!    another request took meanwhile are redrawn and the batch retried; then made durable.
 //! 4. **Outbox**: `CreateVouchers` commands of at most [`MAX_VOUCHERS_PER_COMMAND`] with the
 //!    package's profile, in one `send_batch` (durable when it returns). If that fails (outbox
 //!    full) the vouchers are withdrawn from the ledger and the call fails: nothing is claimed.
-//! 5. **Queued**: one `change_vouchers(.., Queued)`, flushed. An agent's `Applied` that beats
+//! 5. **Queued**: one `change_vouchers(.., Queued)`, made durable. An agent's `Applied` that beats
 //!    it wins (the state machine ignores `Queued` after `Active`).
 //! 6. **Wait** up to `vouchers.confirm_wait_ms` while the site is online, polling the ledger
 //!    (where the agent's `Applied`/`Failed` events land), then answer each voucher's state:
@@ -367,7 +367,7 @@ async fn commit(state: AppState, mut plan: Plan) -> ApiResult<(Vec<VoucherRecord
 }
 
 /// The hotspot user for a voucher.
-/// Takes back vouchers that never reached the outbox (one flush for all).
+/// Takes back vouchers that never reached the outbox (one durability barrier for all).
 async fn withdraw(state: &AppState, codes: &[String], stamp: &Stamp) {
     let mut all = crate::store::Written::already_durable(0usize);
     for code in codes {
@@ -378,7 +378,7 @@ async fn withdraw(state: &AppState, codes: &[String], stamp: &Stamp) {
     }
     match all.durable().await {
         Ok(n) => tracing::info!(n, "withdrew unsent vouchers"),
-        Err(e) => tracing::error!(error = %e, "could not flush withdrawn vouchers"),
+        Err(e) => tracing::error!(error = %e, "could not make the withdrawn vouchers durable"),
     }
 }
 

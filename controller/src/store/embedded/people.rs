@@ -8,10 +8,10 @@
 
 use hotspot_shared::domain::{RouterId, StaffId};
 
-use super::SledStore;
 use super::layout::{T, id_key, session_by_staff, staff_name_key};
 use super::routers::check_text;
-use super::tx::{Tx, TxResult, abort};
+use super::tx::Tx;
+use super::{EmbeddedStore, get};
 use crate::store::codec::decode;
 use crate::store::error::StoreError;
 use crate::store::records::{
@@ -22,9 +22,9 @@ use crate::store::written::Written;
 /// Most routers one staff member can be assigned.
 pub const MAX_ASSIGNED_ROUTERS: usize = 1000;
 
-fn check_routers(tx: &Tx<'_>, routers: &[RouterId]) -> TxResult<()> {
+fn check_routers(tx: &mut Tx<'_, '_>, routers: &[RouterId]) -> Result<(), StoreError> {
     if routers.len() > MAX_ASSIGNED_ROUTERS {
-        return abort(StoreError::TooMany {
+        return Err(StoreError::TooMany {
             what: "assigned routers",
             len: routers.len(),
             max: MAX_ASSIGNED_ROUTERS,
@@ -32,7 +32,7 @@ fn check_routers(tx: &Tx<'_>, routers: &[RouterId]) -> TxResult<()> {
     }
     for r in routers {
         if !tx.has(T::Routers, &id_key(r.0))? {
-            return abort(StoreError::NotFound {
+            return Err(StoreError::NotFound {
                 kind: "router",
                 id: r.to_string(),
             });
@@ -41,28 +41,24 @@ fn check_routers(tx: &Tx<'_>, routers: &[RouterId]) -> TxResult<()> {
     Ok(())
 }
 
-fn claim_name(tx: &Tx<'_>, username: &str, id: StaffId) -> TxResult<()> {
+fn claim_name(tx: &mut Tx<'_, '_>, username: &str, id: StaffId) -> Result<(), StoreError> {
     let key = staff_name_key(username);
-    match tx.t(T::StaffByName)?.get(&key)? {
-        Some(owner) if owner.as_ref() != id_key(id.0) => abort(StoreError::Conflict(format!(
+    match tx.get_raw(T::StaffByName, &key)? {
+        Some(owner) if owner != id_key(id.0) => Err(StoreError::Conflict(format!(
             "user name {username:?} is taken"
         ))),
-        _ => {
-            tx.t(T::StaffByName)?.insert(key, &id_key(id.0))?;
-            Ok(())
-        }
+        _ => tx.put_raw(T::StaffByName, &key, &id_key(id.0)),
     }
 }
 
-impl SledStore {
+impl EmbeddedStore {
     pub(super) fn create_staff_impl(
         &self,
         new: NewStaff,
         by: &Stamp,
     ) -> Result<Written<StaffRecord>, StoreError> {
         check_text("user name", &new.username, 64)?;
-        let set = [T::Meta, T::Staff, T::StaffByName, T::Routers, T::Audit];
-        let record = self.trees.run(&set, |tx| {
+        let record = self.run(|tx| {
             check_routers(tx, &new.routers)?;
             let id = StaffId(tx.next_id("staff")?);
             claim_name(tx, &new.username, id)?;
@@ -93,10 +89,9 @@ impl SledStore {
         if let Some(name) = &u.username {
             check_text("user name", name, 64)?;
         }
-        let set = [T::Staff, T::StaffByName, T::Routers, T::Audit];
-        let record = self.trees.run(&set, |tx| {
+        let record = self.run(|tx| {
             let Some(mut s) = tx.get::<StaffRecord>(T::Staff, &id_key(id.0))? else {
-                return abort(StoreError::NotFound {
+                return Err(StoreError::NotFound {
                     kind: "staff",
                     id: id.to_string(),
                 });
@@ -142,8 +137,9 @@ impl SledStore {
         &self,
         username: &str,
     ) -> Result<Option<StaffRecord>, StoreError> {
-        match self.tree(T::StaffByName).get(staff_name_key(username))? {
-            Some(id) => self.read(T::Staff, &id),
+        let snapshot = self.snapshot()?;
+        match snapshot.get(T::StaffByName.name(), &staff_name_key(username))? {
+            Some(id) => get(&snapshot, T::Staff, &id),
             None => Ok(None),
         }
     }
@@ -152,12 +148,13 @@ impl SledStore {
         &self,
         staff: StaffId,
     ) -> Result<Vec<RouterRecord>, StoreError> {
-        let Some(s) = self.read::<StaffRecord>(T::Staff, &id_key(staff.0))? else {
+        let snapshot = self.snapshot()?;
+        let Some(s) = get::<StaffRecord>(&snapshot, T::Staff, &id_key(staff.0))? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::with_capacity(s.routers.len());
         for r in s.routers {
-            if let Some(router) = self.read(T::Routers, &id_key(r.0))? {
+            if let Some(router) = get(&snapshot, T::Routers, &id_key(r.0))? {
                 out.push(router);
             }
         }
@@ -168,7 +165,7 @@ impl SledStore {
         &self,
         session: &SessionRecord,
     ) -> Result<Written<()>, StoreError> {
-        self.trees.run(&[T::Sessions, T::SessionsByStaff], |tx| {
+        self.run(|tx| {
             tx.put(T::Sessions, &session.token_hash, session)?;
             tx.mark(
                 T::SessionsByStaff,
@@ -183,7 +180,7 @@ impl SledStore {
         &self,
         hashes: &[[u8; 32]],
     ) -> Result<Written<usize>, StoreError> {
-        let n = self.trees.run(&[T::Sessions, T::SessionsByStaff], |tx| {
+        let n = self.run(|tx| {
             let mut n = 0;
             for hash in hashes {
                 if let Some(s) = tx.get::<SessionRecord>(T::Sessions, hash)? {
@@ -197,32 +194,39 @@ impl SledStore {
         Ok(self.written(n))
     }
 
-    pub(super) fn session_hashes_of(&self, staff: StaffId) -> Result<Vec<[u8; 32]>, StoreError> {
+    /// Ends every session of `staff`, index read and entries removed in one transaction.
+    pub(super) fn delete_sessions_of_impl(
+        &self,
+        staff: StaffId,
+    ) -> Result<Written<usize>, StoreError> {
         let prefix = id_key(staff.0);
-        self.tree(T::SessionsByStaff)
-            .scan_prefix(prefix)
-            .keys()
-            .map(|k| {
-                let k = k?;
-                k[prefix.len()..]
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt {
+        let n = self.run(|tx| {
+            let mut n = 0;
+            for (k, _) in tx.prefixed(T::SessionsByStaff, &prefix)? {
+                let hash = &k[prefix.len()..];
+                if hash.len() != 32 {
+                    return Err(StoreError::Corrupt {
                         kind: "session index",
                         detail: format!("key of {} bytes", k.len()),
-                    })
-            })
-            .collect()
+                    });
+                }
+                tx.remove(T::SessionsByStaff, &k)?;
+                n += usize::from(tx.remove(T::Sessions, hash)?);
+            }
+            Ok(n)
+        })?;
+        Ok(self.written(n))
     }
 
     pub(super) fn expired_session_hashes(&self, now: i64) -> Result<Vec<[u8; 32]>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.tree(T::Sessions).iter() {
-            let (_, bytes) = kv?;
-            let s: SessionRecord = decode(&bytes)?;
+        super::scan_prefix(&self.snapshot()?, T::Sessions, &[], |_, bytes| {
+            let s: SessionRecord = decode(bytes)?;
             if s.expires_at <= now {
                 out.push(s.token_hash);
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 }

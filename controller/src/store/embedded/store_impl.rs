@@ -1,4 +1,4 @@
-//! [`Store`] for [`SledStore`]: the trait's one impl block, delegating to the per-concern
+//! [`Store`] for [`EmbeddedStore`]: the trait's one impl block, delegating to the per-concern
 //! modules so each of them stays about one kind of record.
 
 use hotspot_pki::{EnrollmentToken, Revocations, Serial, SiteId, TokenRecord};
@@ -6,7 +6,7 @@ use hotspot_shared::domain::{Package, PackageId, RouterId, StaffId, VoucherState
 use hotspot_shared::secretbox::Keyring;
 use time::OffsetDateTime;
 
-use super::SledStore;
+use super::EmbeddedStore;
 use super::layout::{T, id_key};
 use crate::store::{
     AuditEntry, AuditFilter, ChangeOutcome, CountScope, NewRouter, NewStaff, PackageRecord, Page,
@@ -18,10 +18,9 @@ use crate::store::{
 /// Sessions removed per transaction when purging.
 const PURGE_CHUNK: usize = 1000;
 
-impl Store for SledStore {
+impl Store for EmbeddedStore {
     fn take_late_site_sales(&self) -> Option<i64> {
         let oldest = self
-            .trees
             .late_site_sales
             .swap(i64::MAX, std::sync::atomic::Ordering::Relaxed);
         (oldest != i64::MAX).then_some(oldest)
@@ -267,8 +266,7 @@ impl Store for SledStore {
     }
 
     fn delete_sessions_of(&self, staff: StaffId) -> Result<Written<usize>, StoreError> {
-        let hashes = self.session_hashes_of(staff)?;
-        self.delete_sessions(&hashes)
+        self.delete_sessions_of_impl(staff)
     }
 
     fn purge_expired_sessions(&self, now: i64) -> Result<Written<usize>, StoreError> {

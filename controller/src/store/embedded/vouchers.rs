@@ -5,23 +5,23 @@
 //! A batch is one transaction: every code is checked against the ledger (and the rest of the
 //! batch) first, and any duplicate aborts the whole batch with the list of offending codes, so
 //! nothing is half-written and the caller regenerates just those codes. Up to
-//! [`MAX_BATCH`] vouchers (the API's limit) go in one transaction and one flush.
+//! [`MAX_BATCH`] vouchers (the API's limit) go in one transaction and one barrier.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet};
 
 use hotspot_shared::domain::{Origin, VoucherState};
 
-use super::SledStore;
-use super::layout::{self, T, VOUCHER_TREES, count_key, id_key};
-use super::tx::{Tx, TxResult, abort};
+use super::EmbeddedStore;
+use super::layout::{self, T, count_key, id_key};
+use super::tx::Tx;
 use crate::store::error::StoreError;
 use crate::store::records::{PackageRecord, RouterRecord, Stamp};
 use crate::store::voucher::{ChangeOutcome, MAX_BATCH, MAX_CODE_LEN, VoucherChange, VoucherRecord};
 use crate::store::written::Written;
 
 /// Writes a new voucher and its indexes and counts.
-pub(super) fn add(tx: &Tx<'_>, v: &VoucherRecord) -> TxResult<()> {
+pub(super) fn add(tx: &mut Tx<'_, '_>, v: &VoucherRecord) -> Result<(), StoreError> {
     tx.put(T::Vouchers, v.code.as_bytes(), v)?;
     for (t, key) in layout::index_entries(v) {
         tx.mark(t, &key)?;
@@ -31,7 +31,11 @@ pub(super) fn add(tx: &Tx<'_>, v: &VoucherRecord) -> TxResult<()> {
 }
 
 /// Rewrites a voucher whose state may have moved from `old_state`.
-pub(super) fn replace(tx: &Tx<'_>, old_state: VoucherState, v: &VoucherRecord) -> TxResult<()> {
+pub(super) fn replace(
+    tx: &mut Tx<'_, '_>,
+    old_state: VoucherState,
+    v: &VoucherRecord,
+) -> Result<(), StoreError> {
     tx.put(T::Vouchers, v.code.as_bytes(), v)?;
     if old_state != v.state {
         let mut old = v.clone();
@@ -46,11 +50,11 @@ pub(super) fn replace(tx: &Tx<'_>, old_state: VoucherState, v: &VoucherRecord) -
 
 /// Applies `change` to voucher `code` (which must exist).
 pub(super) fn change(
-    tx: &Tx<'_>,
+    tx: &mut Tx<'_, '_>,
     code: &str,
     change: &VoucherChange,
     at: i64,
-) -> TxResult<Option<ChangeOutcome>> {
+) -> Result<Option<ChangeOutcome>, StoreError> {
     let Some(mut record) = tx.get::<VoucherRecord>(T::Vouchers, code.as_bytes())? else {
         return Ok(None);
     };
@@ -75,7 +79,7 @@ fn check_new(v: &VoucherRecord) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl SledStore {
+impl EmbeddedStore {
     pub(super) fn insert_vouchers_impl(
         &self,
         batch: Vec<VoucherRecord>,
@@ -92,9 +96,7 @@ impl SledStore {
             return Ok(Written::already_durable(0));
         }
         batch.iter().try_for_each(check_new)?;
-        let mut set = VOUCHER_TREES.to_vec();
-        set.extend([T::Routers, T::Packages, T::Audit]);
-        self.trees.run(&set, |tx| {
+        self.run(|tx| {
             let mut seen = HashSet::with_capacity(batch.len());
             let mut duplicates = Vec::new();
             for v in &batch {
@@ -103,7 +105,7 @@ impl SledStore {
                 }
             }
             if !duplicates.is_empty() {
-                return abort(StoreError::DuplicateCodes(duplicates));
+                return Err(StoreError::DuplicateCodes(duplicates));
             }
             check_references(tx, &batch)?;
             for v in &batch {
@@ -140,15 +142,13 @@ impl SledStore {
                 max: MAX_BATCH,
             });
         }
-        let mut set = VOUCHER_TREES.to_vec();
-        set.push(T::Audit);
-        let outcomes = self.trees.run(&set, |tx| {
+        let outcomes = self.run(|tx| {
             let mut out = Vec::with_capacity(codes.len());
             for code in codes {
                 match change(tx, code, change_, by.at)? {
                     Some(outcome) => out.push(outcome),
                     None => {
-                        return abort(StoreError::NotFound {
+                        return Err(StoreError::NotFound {
                             kind: "voucher",
                             id: code.clone(),
                         });
@@ -166,17 +166,15 @@ impl SledStore {
         code: &str,
         by: &Stamp,
     ) -> Result<Written<VoucherRecord>, StoreError> {
-        let mut set = VOUCHER_TREES.to_vec();
-        set.push(T::Audit);
-        let record = self.trees.run(&set, |tx| {
+        let record = self.run(|tx| {
             let Some(v) = tx.get::<VoucherRecord>(T::Vouchers, code.as_bytes())? else {
-                return abort(StoreError::NotFound {
+                return Err(StoreError::NotFound {
                     kind: "voucher",
                     id: code.to_owned(),
                 });
             };
             if v.state != VoucherState::Issued {
-                return abort(StoreError::WrongState {
+                return Err(StoreError::WrongState {
                     code: v.code,
                     state: v.state,
                 });
@@ -194,7 +192,7 @@ impl SledStore {
 }
 
 /// Central vouchers must name an existing router of their site and an existing package.
-fn check_references(tx: &Tx<'_>, batch: &[VoucherRecord]) -> TxResult<()> {
+fn check_references(tx: &mut Tx<'_, '_>, batch: &[VoucherRecord]) -> Result<(), StoreError> {
     let mut routers = BTreeMap::new();
     let mut packages = HashSet::new();
     for v in batch {
@@ -208,13 +206,13 @@ fn check_references(tx: &Tx<'_>, batch: &[VoucherRecord]) -> TxResult<()> {
         match site {
             Some(site) if *site == v.site => {}
             Some(site) => {
-                return abort(StoreError::Conflict(format!(
+                return Err(StoreError::Conflict(format!(
                     "{} belongs to site {site}, not {}",
                     v.router, v.site
                 )));
             }
             _ => {
-                return abort(StoreError::NotFound {
+                return Err(StoreError::NotFound {
                     kind: "router",
                     id: v.router.to_string(),
                 });
@@ -223,7 +221,7 @@ fn check_references(tx: &Tx<'_>, batch: &[VoucherRecord]) -> TxResult<()> {
         if v.origin == Origin::Central && packages.insert(v.package) {
             let p = tx.get::<PackageRecord>(T::Packages, &id_key(v.package.0))?;
             if p.is_none() {
-                return abort(StoreError::NotFound {
+                return Err(StoreError::NotFound {
                     kind: "package",
                     id: v.package.to_string(),
                 });
@@ -235,11 +233,11 @@ fn check_references(tx: &Tx<'_>, batch: &[VoucherRecord]) -> TxResult<()> {
 
 /// One audit line per call for bulk changes, one per voucher for single ones.
 fn audit_change(
-    tx: &Tx<'_>,
+    tx: &mut Tx<'_, '_>,
     by: &Stamp,
     change: &VoucherChange,
     out: &[ChangeOutcome],
-) -> TxResult<()> {
+) -> Result<(), StoreError> {
     let action = match change {
         VoucherChange::Queued => "voucher.queue",
         VoucherChange::Applied => "voucher.applied",

@@ -3,8 +3,8 @@
 //! migration of plain-text passwords left by an older store.
 //!
 //! The password is sealed *inside* the creating transaction because its associated data names
-//! the router id, which the transaction allocates. A retried transaction seals again with a
-//! fresh nonce; only the committed value is ever written.
+//! the router id, which the transaction allocates; a rolled-back transaction leaves nothing of
+//! it behind.
 
 use hotspot_pki::SiteId;
 use hotspot_shared::domain::RouterId;
@@ -12,10 +12,10 @@ use hotspot_shared::secretbox::{Keyring, StoredSecret};
 use hotspot_shared::voucher::ALPHABET;
 use rand::RngExt;
 
-use super::SledStore;
 use super::layout::{T, id_key, router_by_site, site_prefix};
-use super::tx::{Tx, TxResult, abort};
-use crate::store::codec::{decode, encode};
+use super::tx::Tx;
+use super::{EmbeddedStore, get, scan_prefix};
+use crate::store::codec::decode;
 use crate::store::error::StoreError;
 use crate::store::records::{
     NewRouter, RouterObservation, RouterRecord, RouterUpdate, Site, Stamp,
@@ -41,17 +41,17 @@ fn seal(keyring: &Keyring, id: RouterId, password: &str) -> Result<StoredSecret,
         .into())
 }
 
-fn router_of(tx: &Tx<'_>, id: RouterId) -> TxResult<RouterRecord> {
+fn router_of(tx: &mut Tx<'_, '_>, id: RouterId) -> Result<RouterRecord, StoreError> {
     match tx.get(T::Routers, &id_key(id.0))? {
         Some(r) => Ok(r),
-        None => abort(StoreError::NotFound {
+        None => Err(StoreError::NotFound {
             kind: "router",
             id: id.to_string(),
         }),
     }
 }
 
-impl SledStore {
+impl EmbeddedStore {
     pub(super) fn create_site_impl(
         &self,
         id: SiteId,
@@ -59,40 +59,41 @@ impl SledStore {
         by: &Stamp,
     ) -> Result<Written<Site>, StoreError> {
         check_text("site name", name, 64)?;
-        let site = self
-            .trees
-            .run(&[T::Sites, T::SitePrefixes, T::Audit], |tx| {
-                if tx.has(T::Sites, id.as_str().as_bytes())? {
-                    return abort(StoreError::Conflict(format!("site {id} exists")));
+        let site = self.run(|tx| {
+            if tx.has(T::Sites, id.as_str().as_bytes())? {
+                return Err(StoreError::Conflict(format!("site {id} exists")));
+            }
+            let mut rng = rand::rng();
+            let mut prefix = None;
+            for _ in 0..256 {
+                let p: String = (0..SITE_PREFIX_LEN)
+                    .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+                    .collect();
+                if !tx.has(T::SitePrefixes, p.as_bytes())? {
+                    prefix = Some(p);
+                    break;
                 }
-                let mut rng = rand::rng();
-                let mut prefix = None;
-                for _ in 0..256 {
-                    let p: String = (0..SITE_PREFIX_LEN)
-                        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-                        .collect();
-                    if !tx.has(T::SitePrefixes, p.as_bytes())? {
-                        prefix = Some(p);
-                        break;
-                    }
-                }
-                let Some(code_prefix) = prefix else {
-                    return abort(StoreError::Conflict("no free site code prefix left".into()));
-                };
-                let site = Site {
-                    id: id.clone(),
-                    name: name.trim().to_owned(),
-                    created_at: by.at,
-                    code_prefix,
-                    revoked: false,
-                };
-                tx.put(T::Sites, id.as_str().as_bytes(), &site)?;
-                tx.t(T::SitePrefixes)?
-                    .insert(site.code_prefix.as_bytes(), id.as_str().as_bytes())?;
-                let detail = format!("{} (codes {}…)", site.name, site.code_prefix);
-                tx.audit(&by.audit("site.create", &id, detail))?;
-                Ok(site)
-            })?;
+            }
+            let Some(code_prefix) = prefix else {
+                return Err(StoreError::Conflict("no free site code prefix left".into()));
+            };
+            let site = Site {
+                id: id.clone(),
+                name: name.trim().to_owned(),
+                created_at: by.at,
+                code_prefix,
+                revoked: false,
+            };
+            tx.put(T::Sites, id.as_str().as_bytes(), &site)?;
+            tx.put_raw(
+                T::SitePrefixes,
+                site.code_prefix.as_bytes(),
+                id.as_str().as_bytes(),
+            )?;
+            let detail = format!("{} (codes {}…)", site.name, site.code_prefix);
+            tx.audit(&by.audit("site.create", &id, detail))?;
+            Ok(site)
+        })?;
         Ok(self.written(site))
     }
 
@@ -102,9 +103,9 @@ impl SledStore {
         revoked: bool,
         by: &Stamp,
     ) -> Result<Written<Site>, StoreError> {
-        let site = self.trees.run(&[T::Sites, T::Audit], |tx| {
+        let site = self.run(|tx| {
             let Some(mut site) = tx.get::<Site>(T::Sites, id.as_str().as_bytes())? else {
-                return abort(StoreError::NotFound {
+                return Err(StoreError::NotFound {
                     kind: "site",
                     id: id.to_string(),
                 });
@@ -135,18 +136,17 @@ impl SledStore {
                 "router port and username are required".into(),
             ));
         }
-        let set = [T::Meta, T::Sites, T::Routers, T::RoutersBySite, T::Audit];
-        let record = self.trees.run(&set, |tx| {
+        let record = self.run(|tx| {
             match tx.get::<Site>(T::Sites, new.site.as_str().as_bytes())? {
                 Some(site) if !site.revoked => {}
                 Some(_) => {
-                    return abort(StoreError::Conflict(format!(
+                    return Err(StoreError::Conflict(format!(
                         "site {} is revoked",
                         new.site
                     )));
                 }
                 None => {
-                    return abort(StoreError::NotFound {
+                    return Err(StoreError::NotFound {
                         kind: "site",
                         id: new.site.to_string(),
                     });
@@ -161,7 +161,7 @@ impl SledStore {
                 host: new.host.trim().to_owned(),
                 port: new.port,
                 username: new.username.clone(),
-                password: seal(keyring, id, &new.password).or_else(abort)?,
+                password: seal(keyring, id, &new.password)?,
                 tls: new.tls.clone(),
                 created_at: by.at,
                 updated_at: by.at,
@@ -189,7 +189,7 @@ impl SledStore {
         keyring: &Keyring,
         by: &Stamp,
     ) -> Result<Written<RouterRecord>, StoreError> {
-        let record = self.trees.run(&[T::Routers, T::Audit], |tx| {
+        let record = self.run(|tx| {
             let mut r = router_of(tx, id)?;
             let mut changed = Vec::new();
             macro_rules! set {
@@ -209,7 +209,7 @@ impl SledStore {
             set!(username);
             set!(tls);
             if let Some(password) = &u.password {
-                r.password = seal(keyring, id, password).or_else(abort)?;
+                r.password = seal(keyring, id, password)?;
                 changed.push("password");
             }
             r.updated_at = by.at;
@@ -226,8 +226,7 @@ impl SledStore {
         id: RouterId,
         by: &Stamp,
     ) -> Result<Written<RouterRecord>, StoreError> {
-        let set = [T::Routers, T::RoutersBySite, T::Audit];
-        let record = self.trees.run(&set, |tx| {
+        let record = self.run(|tx| {
             let r = router_of(tx, id)?;
             tx.remove(T::Routers, &id_key(id.0))?;
             tx.remove(T::RoutersBySite, &router_by_site(&r.site, id))?;
@@ -243,7 +242,7 @@ impl SledStore {
         seen: &RouterObservation,
         at: i64,
     ) -> Result<Written<()>, StoreError> {
-        self.trees.run(&[T::Routers], |tx| {
+        self.run(|tx| {
             let r = router_of(tx, id)?;
             observe(tx, r, seen, at)
         })?;
@@ -258,61 +257,62 @@ impl SledStore {
             return self.read_all(T::Routers, &[]);
         };
         let prefix = site_prefix(site);
-        let mut out = Vec::new();
-        for key in self.tree(T::RoutersBySite).scan_prefix(&prefix).keys() {
-            let key = key?;
-            if let Some(r) = self.read(T::Routers, &key[prefix.len()..])? {
+        let snapshot = self.snapshot()?;
+        let mut ids = Vec::new();
+        scan_prefix(&snapshot, T::RoutersBySite, &prefix, |key, _| {
+            ids.push(key[prefix.len()..].to_vec());
+            Ok(())
+        })?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = get(&snapshot, T::Routers, &id)? {
                 out.push(r);
             }
         }
         Ok(out)
     }
 
-    /// Re-seals every router password still stored in plain text; returns how many.
+    /// Re-seals every router password still stored in plain text, in one transaction;
+    /// returns how many.
     pub(super) fn migrate_plain_passwords_impl(
         &self,
         keyring: &Keyring,
         by: &Stamp,
     ) -> Result<Written<usize>, StoreError> {
-        let mut migrated = 0;
-        for kv in self.tree(T::Routers).iter() {
-            let (key, bytes) = kv?;
-            let r: RouterRecord = decode(&bytes)?;
-            if !r.password.is_plain() {
-                continue;
-            }
-            let sealed = r.password.reseal_if_plain(
-                keyring,
-                &RouterRecord::password_place(r.id),
-                &mut rand::rng(),
-            )?;
-            let Some(sealed) = sealed else { continue };
-            let fixed = RouterRecord {
-                password: sealed.into(),
-                ..r
-            };
-            let new_bytes = encode(&fixed)?;
-            self.trees.run(&[T::Routers, T::Audit], |tx| {
-                // Only if nobody rewrote the record since it was read.
-                if tx.t(T::Routers)?.get(&key)?.as_ref() != Some(&bytes) {
-                    return Ok(());
+        let migrated = self.run(|tx| {
+            let mut migrated = 0;
+            for (key, bytes) in tx.prefixed(T::Routers, &[])? {
+                let r: RouterRecord = decode(&bytes)?;
+                if !r.password.is_plain() {
+                    continue;
                 }
-                tx.t(T::Routers)?.insert(&key, new_bytes.clone())?;
-                tx.audit(&by.audit("router.password-migrated", fixed.id, "plain text re-sealed"))
-            })?;
-            migrated += 1;
-        }
+                let sealed = r.password.reseal_if_plain(
+                    keyring,
+                    &RouterRecord::password_place(r.id),
+                    &mut rand::rng(),
+                )?;
+                let Some(sealed) = sealed else { continue };
+                let fixed = RouterRecord {
+                    password: sealed.into(),
+                    ..r
+                };
+                tx.put(T::Routers, &key, &fixed)?;
+                tx.audit(&by.audit("router.password-migrated", fixed.id, "plain text re-sealed"))?;
+                migrated += 1;
+            }
+            Ok(migrated)
+        })?;
         Ok(self.written(migrated))
     }
 }
 
 /// Records what was learned about router `r` at `at`; older news never replaces newer.
 pub(super) fn observe(
-    tx: &Tx<'_>,
+    tx: &mut Tx<'_, '_>,
     mut r: RouterRecord,
     seen: &RouterObservation,
     at: i64,
-) -> TxResult<()> {
+) -> Result<(), StoreError> {
     let newer = |slot: Option<i64>| slot.is_none_or(|t| t <= at);
     let reachable = match seen {
         RouterObservation::Info(info) if newer(r.info.as_ref().map(|x| x.1)) => {

@@ -1,9 +1,10 @@
 //! The ledger side of the fleet link: agents' events applied exactly once.
 //!
-//! The link runs [`Inbound::apply`] inside one sled transaction with its "seen seq N" record,
-//! so each event and its sequence number commit together; the link flushes before it
-//! acknowledges. Hence the rules here:
-//! - writes go only through the given transaction (sled may run `apply` again on a conflict);
+//! The link runs [`Inbound::apply`] inside one write transaction with its "seen seq N" record,
+//! so each event and its sequence number commit together; the link waits for a durability
+//! barrier before it acknowledges. Hence the rules here:
+//! - writes go only through the given transaction (an `Err` anywhere in the link's batch rolls
+//!   them back with the sequence record, and the link may apply the same event again);
 //! - the site is the certificate's ([`PeerId`]), never a field of the message: an event about
 //!   a router of another site is ignored and audited;
 //! - an event that cannot be applied (unknown code, code collision, stale news) is recorded in
@@ -12,15 +13,16 @@
 
 use std::sync::Arc;
 
-use hotspot_link::{ApplyError, Inbound, InboxTx, PeerId};
+use hotspot_link::{ApplyError, Inbound, PeerId};
 use hotspot_pki::SiteId;
 use hotspot_shared::domain::RouterId;
 use hotspot_shared::fleet::msg::{Event, SiteVoucher};
-use sled::transaction::{ConflictableTransactionError, UnabortableTransactionError};
+use hotspot_storage::WriteTx;
 
+use super::EmbeddedStore;
 use super::layout::{T, id_key};
 use super::routers::observe;
-use super::tx::{Trees, Tx, TxResult};
+use super::tx::Tx;
 use super::vouchers::{add, change};
 use crate::store::error::StoreError;
 use crate::store::records::{Actor, PackageRecord, RouterObservation, RouterRecord, Site, Stamp};
@@ -31,25 +33,10 @@ use crate::store::voucher::{
 /// Where "now" comes from (Unix seconds); injected so tests need no sleeping.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
-/// The trees an event may write, in the order [`Inbound::trees`] declares them.
-const TREES: [T; 11] = [
-    T::Vouchers,
-    T::ByRouter,
-    T::ByStaff,
-    T::BySite,
-    T::ByState,
-    T::ByDay,
-    T::Counts,
-    T::Routers,
-    T::Packages,
-    T::Sites,
-    T::Audit,
-];
-
 /// Applies [`Event`]s from agents to the ledger.
 #[derive(Clone)]
 pub struct LedgerInbound {
-    trees: Trees,
+    store: EmbeddedStore,
     clock: Clock,
 }
 
@@ -58,9 +45,9 @@ fn system_clock() -> i64 {
 }
 
 impl LedgerInbound {
-    pub(super) fn new(trees: Trees) -> Self {
+    pub(super) fn new(store: EmbeddedStore) -> Self {
         LedgerInbound {
-            trees,
+            store,
             clock: Arc::new(system_clock),
         }
     }
@@ -73,10 +60,15 @@ impl LedgerInbound {
     /// Applies `event` from `peer` in a transaction of its own: the same code the link runs,
     /// for tests and tools that have no link transaction.
     pub fn apply_direct(&self, peer: &PeerId, event: &Event) -> Result<(), StoreError> {
-        self.trees.run(&TREES, |tx| self.apply_in(tx, peer, event))
+        self.store.run(|tx| self.apply_in(tx, peer, event))
     }
 
-    fn apply_in(&self, tx: &Tx<'_>, peer: &PeerId, event: &Event) -> TxResult<()> {
+    fn apply_in(
+        &self,
+        tx: &mut Tx<'_, '_>,
+        peer: &PeerId,
+        event: &Event,
+    ) -> Result<(), StoreError> {
         let now = (self.clock)();
         let Some(site) = peer.site() else {
             let stamp = Stamp::system(now);
@@ -100,10 +92,10 @@ impl LedgerInbound {
                 return tx.audit(&stamp.audit("fleet.unknown-router", router, detail));
             }
         };
-        let on_voucher =
-            |code: &str, c: VoucherChange, at| voucher(tx, &stamp, router, code, &c, at);
         match event {
-            Event::Applied { code, at, .. } => on_voucher(code, VoucherChange::Applied, *at),
+            Event::Applied { code, at, .. } => {
+                voucher(tx, &stamp, router, code, &VoucherChange::Applied, *at)
+            }
             Event::Failed {
                 code,
                 reason,
@@ -115,21 +107,36 @@ impl LedgerInbound {
                     reason: reason.clone(),
                     conflict: *conflict,
                 };
-                on_voucher(code, failed, *at)
+                voucher(tx, &stamp, router, code, &failed, *at)
             }
             Event::Removed {
                 code, reason, at, ..
-            } => on_voucher(code, VoucherChange::Removed(*reason), *at),
+            } => voucher(
+                tx,
+                &stamp,
+                router,
+                code,
+                &VoucherChange::Removed(*reason),
+                *at,
+            ),
             Event::IssuedAtSite(v) => {
-                // A hint for the report refresher (a retried transaction only repeats it).
-                self.trees
+                // A hint for the report refresher (a rolled-back transaction leaves it behind,
+                // which costs one needless refresh).
+                self.store
                     .late_site_sales
                     .fetch_min(v.issued_at, std::sync::atomic::Ordering::Relaxed);
                 issued_at_site(tx, &stamp, site, v)
             }
             Event::Usage { at, samples, .. } => {
                 for s in samples {
-                    on_voucher(&s.code, VoucherChange::Usage(s.clone()), *at)?;
+                    voucher(
+                        tx,
+                        &stamp,
+                        router,
+                        &s.code,
+                        &VoucherChange::Usage(s.clone()),
+                        *at,
+                    )?;
                 }
                 observe(tx, r, &RouterObservation::Synced, *at)
             }
@@ -155,30 +162,18 @@ impl LedgerInbound {
 }
 
 impl Inbound<Event> for LedgerInbound {
-    fn trees(&self) -> Vec<sled::Tree> {
-        TREES.iter().map(|t| self.trees.get(*t).clone()).collect()
-    }
-
     fn apply(
         &self,
-        tx: &InboxTx<'_>,
+        tx: &mut WriteTx<'_>,
         peer: &PeerId,
         _seq: u64,
         body: &Event,
     ) -> Result<(), ApplyError> {
-        let views = TREES
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Ok((*t, tx.tree(i)?)))
-            .collect::<Result<Vec<_>, ApplyError>>()?;
-        let tx = Tx::new(views);
-        self.apply_in(&tx, peer, body).map_err(|e| match e {
-            ConflictableTransactionError::Abort(e) => ApplyError::Failed(e.to_string()),
-            ConflictableTransactionError::Storage(e) => {
-                ApplyError::Storage(UnabortableTransactionError::Storage(e))
-            }
-            _ => ApplyError::Storage(UnabortableTransactionError::Conflict),
-        })
+        self.apply_in(&mut Tx::new(tx), peer, body)
+            .map_err(|e| match e {
+                StoreError::Storage(e) => ApplyError::Storage(e),
+                e => ApplyError::Failed(e.to_string()),
+            })
     }
 }
 
@@ -212,18 +207,21 @@ fn kind(event: &Event) -> &'static str {
 
 /// A change to one voucher of `router`; moves are audited, usage updates are not.
 fn voucher(
-    tx: &Tx<'_>,
+    tx: &mut Tx<'_, '_>,
     stamp: &Stamp,
     router: RouterId,
     code: &str,
     c: &VoucherChange,
     at: i64,
-) -> TxResult<()> {
-    let audit = |action: &str, detail: String| tx.audit(&stamp.audit(action, code, detail));
+) -> Result<(), StoreError> {
+    let audit = |tx: &mut Tx<'_, '_>, action: &str, detail: String| {
+        tx.audit(&stamp.audit(action, code, detail))
+    };
     match tx.get::<VoucherRecord>(T::Vouchers, code.as_bytes())? {
-        None => return audit("fleet.unknown-voucher", format!("on {router}: {c:?}")),
+        None => return audit(tx, "fleet.unknown-voucher", format!("on {router}: {c:?}")),
         Some(v) if v.router != router => {
             return audit(
+                tx,
                 "fleet.anomaly",
                 format!("reported on {router}, belongs to {}", v.router),
             );
@@ -239,7 +237,7 @@ fn voucher(
             if let Some(reason) = &outcome.record.reason {
                 detail = format!("{detail}: {reason}");
             }
-            audit("voucher.state", detail)
+            audit(tx, "voucher.state", detail)
         }
         // Usage that reaches the ledger after the revoke: the site was offline, the customer
         // went on using it until the revoke reached the router. Said once per update.
@@ -247,6 +245,7 @@ fn voucher(
             if outcome.record.state == hotspot_shared::domain::VoucherState::Revoked =>
         {
             audit(
+                tx,
                 "voucher.used-after-revoke",
                 format!(
                     "used while the revoke was on its way to {router}: uptime {} s, {} bytes",
@@ -256,6 +255,7 @@ fn voucher(
             )
         }
         (Transition::Ignored(state), VoucherChange::Failed { reason, .. }) => audit(
+            tx,
             "fleet.stale-event",
             format!("failed while {}: {reason}", state.as_str()),
         ),
@@ -265,13 +265,21 @@ fn voucher(
 
 /// Records a voucher sold at the site with its original time, staff and price. The same code
 /// again is a redelivery (no-op); a different voucher under that code is an anomaly, audited.
-fn issued_at_site(tx: &Tx<'_>, stamp: &Stamp, site: &SiteId, v: &SiteVoucher) -> TxResult<()> {
-    let audit = |action: &str, detail: String| tx.audit(&stamp.audit(action, &v.code, detail));
+fn issued_at_site(
+    tx: &mut Tx<'_, '_>,
+    stamp: &Stamp,
+    site: &SiteId,
+    v: &SiteVoucher,
+) -> Result<(), StoreError> {
+    let audit = |tx: &mut Tx<'_, '_>, action: &str, detail: String| {
+        tx.audit(&stamp.audit(action, &v.code, detail))
+    };
     let code_ok = !v.code.is_empty()
         && v.code.len() <= MAX_CODE_LEN
         && v.code.bytes().all(|b| b.is_ascii_graphic());
     if !code_ok {
         return audit(
+            tx,
             "fleet.anomaly",
             format!("site voucher with unusable code {:?}", v.code),
         );
@@ -291,13 +299,17 @@ fn issued_at_site(tx: &Tx<'_>, stamp: &Stamp, site: &SiteId, v: &SiteVoucher) ->
             "site sold {} on {} at {}; the ledger has it from {} on {} at {}",
             v.code, v.router, v.issued_at, e.site, e.router, e.issued_at
         );
-        return audit("fleet.code-collision", detail);
+        return audit(tx, "fleet.code-collision", detail);
     }
     let package = tx.get::<PackageRecord>(T::Packages, &id_key(v.package.0))?;
     let (package_name, limits) = match &package {
         Some(p) => (p.package.name.clone(), VoucherLimits::of(&p.package)),
         None => {
-            audit("fleet.anomaly", format!("site sold unknown {}", v.package))?;
+            audit(
+                tx,
+                "fleet.anomaly",
+                format!("site sold unknown {}", v.package),
+            )?;
             (v.package.to_string(), VoucherLimits::default())
         }
     };
@@ -305,6 +317,7 @@ fn issued_at_site(tx: &Tx<'_>, stamp: &Stamp, site: &SiteId, v: &SiteVoucher) ->
         && !v.code.starts_with(&s.code_prefix)
     {
         audit(
+            tx,
             "fleet.code-outside-grant",
             format!("prefix should be {}", s.code_prefix),
         )?;
@@ -333,5 +346,5 @@ fn issued_at_site(tx: &Tx<'_>, stamp: &Stamp, site: &SiteId, v: &SiteVoucher) ->
     };
     add(tx, &record)?;
     let detail = format!("{} by {} for {}", record.package_name, v.staff, v.price);
-    audit("voucher.issue-at-site", detail)
+    audit(tx, "voucher.issue-at-site", detail)
 }

@@ -1,12 +1,14 @@
-//! The sled trees of the ledger and the layout of their keys.
+//! The tables of the ledger and the layout of their keys.
 //!
-//! Every tree name starts with `ledger/` so the ledger can share one database with the fleet
-//! link (`link/...`): the link's inbox transaction and the ledger's trees must live in the same
-//! `sled::Db` for [`super::LedgerInbound`] to commit an event and its sequence number together.
+//! Every table name starts with `ledger/` so the ledger can share one database with the fleet
+//! link (`link/...`): the link's inbox transaction and the ledger's tables must live in the same
+//! [`hotspot_storage::Db`] for [`super::LedgerInbound`] to commit an event and its sequence
+//! number together.
 //!
-//! | tree | key | value |
+//! | table | key | value |
 //! |---|---|---|
-//! | `ledger/meta` | counter name | next id, u64 BE |
+//! | `ledger/meta` | counter name (`router`, `package`, `staff`, `audit`) | last id, u64 BE |
+//! | `ledger/meta` | `schema` | schema version, u64 BE |
 //! | `ledger/sites` | site id | [`Site`](crate::store::Site) |
 //! | `ledger/sites/by-prefix` | code prefix | site id |
 //! | `ledger/routers` | router u64 BE | [`RouterRecord`](crate::store::RouterRecord) |
@@ -23,7 +25,7 @@
 //! | `ledger/staff/by-name` | lower-case user name | staff u64 BE |
 //! | `ledger/sessions` | token hash | [`SessionRecord`](crate::store::SessionRecord) |
 //! | `ledger/sessions/by-staff` | staff BE ‖ token hash | empty |
-//! | `ledger/audit` | t ‖ unique u64 BE | [`AuditEntry`](crate::store::AuditEntry) |
+//! | `ledger/audit` | t ‖ `audit` counter u64 BE | [`AuditEntry`](crate::store::AuditEntry) |
 //! | `ledger/reports` | `YYYY-MM-DD` | [`Report`](crate::store::Report) |
 //! | `ledger/enroll/tokens` | secret hash | `TokenRecord` |
 //! | `ledger/enroll/revoked` | certificate serial | empty |
@@ -39,7 +41,7 @@ use crate::store::codec::{day_of, time_key};
 use crate::store::query::state_byte;
 use crate::store::voucher::VoucherRecord;
 
-/// The ledger's trees; the discriminant indexes the store's table of open trees.
+/// The ledger's tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum T {
     Meta,
@@ -66,30 +68,6 @@ pub enum T {
 }
 
 impl T {
-    pub const ALL: [T; 21] = [
-        T::Meta,
-        T::Sites,
-        T::SitePrefixes,
-        T::Routers,
-        T::RoutersBySite,
-        T::Packages,
-        T::Vouchers,
-        T::ByRouter,
-        T::ByStaff,
-        T::BySite,
-        T::ByState,
-        T::ByDay,
-        T::Counts,
-        T::Staff,
-        T::StaffByName,
-        T::Sessions,
-        T::SessionsByStaff,
-        T::Audit,
-        T::Reports,
-        T::Tokens,
-        T::Revoked,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             T::Meta => "ledger/meta",
@@ -116,17 +94,6 @@ impl T {
         }
     }
 }
-
-/// The trees a voucher write touches: the record, its five indexes and the counts.
-pub const VOUCHER_TREES: [T; 7] = [
-    T::Vouchers,
-    T::ByRouter,
-    T::ByStaff,
-    T::BySite,
-    T::ByState,
-    T::ByDay,
-    T::Counts,
-];
 
 /// Cursor tags: which index a cursor walks.
 pub mod tag {
@@ -204,7 +171,7 @@ pub fn by_day(v: &VoucherRecord) -> Vec<u8> {
     tail(time_key(day_of(v.issued_at)).to_vec(), v)
 }
 
-/// Every index entry of `v`, with its tree.
+/// Every index entry of `v`, with its table.
 pub fn index_entries(v: &VoucherRecord) -> [(T, Vec<u8>); 5] {
     [
         (T::ByRouter, by_router(v)),

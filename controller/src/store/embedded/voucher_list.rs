@@ -3,15 +3,21 @@
 //!
 //! A listing walks the narrowest index its filter names — router, else staff, else site, else
 //! day (all vouchers by issue time) — bounded by the filter's time range, and checks the
-//! remaining conditions on the records. [`SledStore::verify_vouchers`] rebuilds every index
+//! remaining conditions on the records. [`EmbeddedStore::verify_vouchers`] rebuilds every index
 //! from a full scan and compares: the property tests use it, and an operator can too.
+//!
+//! A page walks the index in one snapshot and looks the records up in a second one taken just
+//! after it (a snapshot cannot be read from inside its own scan), so a voucher withdrawn in
+//! between is skipped and one changed in between is checked against the filter as it is now.
+//! Everything else here reads one snapshot per call.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use hotspot_shared::domain::{RouterId, VoucherState};
+use hotspot_storage::{ALL, Flow, ReadTx};
 
 use super::layout::{self, T, code_of, id_key, site_prefix, tag};
-use super::{SledStore, prefix_end};
+use super::{EmbeddedStore, get, scan_prefix};
 use crate::store::codec::{day_of, decode, time_key, u64_of};
 use crate::store::error::StoreError;
 use crate::store::query::{
@@ -20,7 +26,7 @@ use crate::store::query::{
 use crate::store::records::RouterRecord;
 use crate::store::voucher::VoucherRecord;
 
-impl SledStore {
+impl EmbeddedStore {
     pub(super) fn list_vouchers_impl(
         &self,
         f: &VoucherFilter,
@@ -48,17 +54,18 @@ impl SledStore {
         let lo = f.from.map_or_else(|| prefix.clone(), bound);
         let hi = match f.until {
             Some(until) => Some(bound(until)),
-            None => prefix_end(&prefix),
+            None => hotspot_storage::prefix_end(&prefix),
         };
         let skip = prefix.len() + if t == T::ByDay { 8 } else { 0 };
-        let vouchers = self.tree(T::Vouchers);
-        self.page(t, tag, lo, hi, page.after.as_ref(), limit, |k, _| {
+        let index = self.snapshot()?;
+        let records = self.snapshot()?;
+        let after = page.after.as_ref();
+        EmbeddedStore::page(&index, t, tag, lo, hi, after, limit, |k, _| {
             let code = code_of(k, skip).ok_or_else(|| corrupt_index(t, k))?;
-            // Not in a transaction: a voucher withdrawn since the index was read is skipped.
-            let Some(bytes) = vouchers.get(code)? else {
+            // Withdrawn since the index snapshot: skipped.
+            let Some(v) = get::<VoucherRecord>(&records, T::Vouchers, code.as_bytes())? else {
                 return Ok(None);
             };
-            let v: VoucherRecord = decode(&bytes)?;
             Ok(matches(f, &v).then_some(v))
         })
     }
@@ -68,16 +75,22 @@ impl SledStore {
         router: RouterId,
         states: &[VoucherState],
     ) -> Result<Vec<VoucherRecord>, StoreError> {
+        let snapshot = self.snapshot()?;
         let mut out = Vec::new();
         for state in states.iter().collect::<BTreeSet<_>>() {
             let prefix = layout::state_router_prefix(*state, router);
-            for kv in self.tree(T::ByState).scan_prefix(&prefix) {
-                let (k, _) = kv?;
-                let code =
-                    code_of(&k, prefix.len()).ok_or_else(|| corrupt_index(T::ByState, &k))?;
-                match self.read::<VoucherRecord>(T::Vouchers, code.as_bytes())? {
+            let mut codes = Vec::new();
+            scan_prefix(&snapshot, T::ByState, &prefix, |k, _| {
+                let code = code_of(k, prefix.len()).ok_or_else(|| corrupt_index(T::ByState, k))?;
+                codes.push(code.to_owned());
+                Ok(())
+            })?;
+            for code in codes {
+                // One snapshot: the index and the records agree, unless the index is damaged
+                // (which `verify_vouchers` reports).
+                match get::<VoucherRecord>(&snapshot, T::Vouchers, code.as_bytes())? {
                     Some(v) if v.state == *state => out.push(v),
-                    _ => {} // changed or withdrawn since the index was read
+                    _ => {}
                 }
             }
         }
@@ -89,39 +102,40 @@ impl SledStore {
         &self,
         scope: &CountScope,
     ) -> Result<StateCounts, StoreError> {
+        let snapshot = self.snapshot()?;
         let prefix = match scope {
             CountScope::Fleet => Vec::new(),
             CountScope::Site(site) => site_prefix(site),
             CountScope::Router(id) => {
-                match self.read::<RouterRecord>(T::Routers, &id_key(id.0))? {
+                match get::<RouterRecord>(&snapshot, T::Routers, &id_key(id.0))? {
                     Some(r) => layout::router_by_site(&r.site, *id),
                     None => return Ok(StateCounts::default()),
                 }
             }
         };
         let mut counts = StateCounts::default();
-        for kv in self.tree(T::Counts).scan_prefix(&prefix) {
-            let (k, v) = kv?;
+        scan_prefix(&snapshot, T::Counts, &prefix, |k, v| {
             let state = k.last().and_then(|b| state_of_byte(*b));
-            match (state, u64_of(&v)) {
+            match (state, u64_of(v)) {
                 (Some(state), Some(n)) => counts.add(state, n),
-                _ => return Err(corrupt_index(T::Counts, &k)),
+                _ => return Err(corrupt_index(T::Counts, k)),
             }
-        }
+            Ok(())
+        })?;
         Ok(counts)
     }
 
     /// Rebuilds every voucher index and the counts from the records and compares them with
-    /// what is stored. `Ok(())` when they match; otherwise a description of the first
-    /// difference per tree.
+    /// what is stored, all in one snapshot. `Ok(())` when they match; otherwise a description
+    /// of the first difference per table.
     pub fn verify_vouchers(&self) -> Result<Result<(), Vec<String>>, StoreError> {
+        let snapshot = self.snapshot()?;
         let mut expected: BTreeMap<T, BTreeSet<Vec<u8>>> = BTreeMap::new();
         let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         let mut problems = Vec::new();
-        for kv in self.tree(T::Vouchers).iter() {
-            let (k, bytes) = kv?;
-            let v: VoucherRecord = decode(&bytes)?;
-            if k.as_ref() != v.code.as_bytes() {
+        scan_prefix(&snapshot, T::Vouchers, &[], |k, bytes| {
+            let v: VoucherRecord = decode(bytes)?;
+            if k != v.code.as_bytes() {
                 problems.push(format!("voucher under key {k:?} has code {}", v.code));
             }
             for (t, key) in layout::index_entries(&v) {
@@ -130,14 +144,10 @@ impl SledStore {
             *counts
                 .entry(layout::count_key(&v.site, v.router, v.state))
                 .or_default() += 1;
-        }
+            Ok(())
+        })?;
         for t in [T::ByRouter, T::ByStaff, T::BySite, T::ByState, T::ByDay] {
-            let stored = self
-                .tree(t)
-                .iter()
-                .keys()
-                .map(|k| k.map(|k| k.to_vec()))
-                .collect::<Result<BTreeSet<_>, _>>()?;
+            let stored: BTreeSet<Vec<u8>> = all(&snapshot, t)?.into_keys().collect();
             let want = expected.remove(&t).unwrap_or_default();
             if let Some(extra) = stored.difference(&want).next() {
                 problems.push(format!("{}: stale entry {extra:?}", t.name()));
@@ -146,11 +156,10 @@ impl SledStore {
                 problems.push(format!("{}: missing entry {missing:?}", t.name()));
             }
         }
-        let stored_counts = self
-            .tree(T::Counts)
-            .iter()
-            .map(|kv| kv.map(|(k, v)| (k.to_vec(), u64_of(&v).unwrap_or(u64::MAX))))
-            .collect::<Result<BTreeMap<_, _>, _>>()?;
+        let stored_counts: BTreeMap<Vec<u8>, u64> = all(&snapshot, T::Counts)?
+            .into_iter()
+            .map(|(k, v)| (k, u64_of(&v).unwrap_or(u64::MAX)))
+            .collect();
         if stored_counts != counts {
             problems.push(format!(
                 "{}: stored {stored_counts:?}, records say {counts:?}",
@@ -173,6 +182,16 @@ fn matches(f: &VoucherFilter, v: &VoucherRecord) -> bool {
         && f.state.is_none_or(|s| s == v.state)
         && f.from.is_none_or(|t| v.issued_at >= t)
         && f.until.is_none_or(|t| v.issued_at < t)
+}
+
+/// Every entry of `t` in `snapshot`.
+fn all(snapshot: &ReadTx, t: T) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
+    let mut out = BTreeMap::new();
+    snapshot.scan(t.name(), ALL, false, |k, v| {
+        out.insert(k.to_vec(), v.to_vec());
+        Ok::<_, StoreError>(Flow::Continue)
+    })?;
+    Ok(out)
 }
 
 fn corrupt_index(t: T, key: &[u8]) -> StoreError {

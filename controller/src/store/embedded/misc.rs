@@ -1,5 +1,5 @@
 //! Packages, the audit log, reports, enrollment tokens and certificate revocations: the
-//! smaller records, each a key-value tree with its audit line in the same transaction.
+//! smaller records, each a key-value table with its audit line in the same transaction.
 //!
 //! Enrollment tokens are spent in one transaction (look up by secret hash, check, mark used),
 //! so a token pasted twice at once still enrolls exactly one agent.
@@ -8,9 +8,8 @@ use hotspot_pki::{EnrollError, EnrollmentToken, Revocations, Serial, TokenRecord
 use hotspot_shared::domain::{Package, PackageId};
 use time::OffsetDateTime;
 
+use super::EmbeddedStore;
 use super::layout::{T, id_key, tag};
-use super::tx::abort;
-use super::{SledStore, prefix_end};
 use crate::store::codec::{day_of_date, decode, time_key};
 use crate::store::error::StoreError;
 use crate::store::query::{AuditFilter, Page, PageRequest};
@@ -18,7 +17,7 @@ use crate::store::records::{AuditEntry, PackageRecord, Stamp};
 use crate::store::report::Report;
 use crate::store::written::Written;
 
-impl SledStore {
+impl EmbeddedStore {
     pub(super) fn put_package_impl(
         &self,
         package: Package,
@@ -29,7 +28,7 @@ impl SledStore {
         package
             .validate()
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let record = self.trees.run(&[T::Meta, T::Packages, T::Audit], |tx| {
+        let record = self.run(|tx| {
             let (record, action) = if create {
                 let id = PackageId(tx.next_id("package")?);
                 let record = PackageRecord {
@@ -45,7 +44,7 @@ impl SledStore {
             } else {
                 let key = id_key(package.id.0);
                 let Some(old) = tx.get::<PackageRecord>(T::Packages, &key)? else {
-                    return abort(StoreError::NotFound {
+                    return Err(StoreError::NotFound {
                         kind: "package",
                         id: package.id.to_string(),
                     });
@@ -68,7 +67,7 @@ impl SledStore {
     }
 
     pub(super) fn append_audit_impl(&self, entry: &AuditEntry) -> Result<Written<()>, StoreError> {
-        self.trees.run(&[T::Audit], |tx| tx.audit(entry))?;
+        self.run(|tx| tx.audit(entry))?;
         Ok(self.written(()))
     }
 
@@ -80,7 +79,8 @@ impl SledStore {
         let limit = page.checked_limit()?;
         let lo = f.from.map_or_else(Vec::new, |t| time_key(t).to_vec());
         let hi = f.until.map(|t| time_key(t).to_vec());
-        self.page(
+        EmbeddedStore::page(
+            &self.snapshot()?,
             T::Audit,
             tag::AUDIT,
             lo,
@@ -101,20 +101,19 @@ impl SledStore {
 
     pub(super) fn put_report_impl(&self, report: &Report) -> Result<Written<()>, StoreError> {
         day_of_date(&report.date)?;
-        self.trees.run(&[T::Reports], |tx| {
-            tx.put(T::Reports, report.date.as_bytes(), report)
-        })?;
+        self.run(|tx| tx.put(T::Reports, report.date.as_bytes(), report))?;
         Ok(self.written(()))
     }
 
     pub(super) fn reports_impl(&self, page: &PageRequest) -> Result<Page<Report>, StoreError> {
         let limit = page.checked_limit()?;
         let after = page.after.as_ref();
-        self.page(
+        EmbeddedStore::page(
+            &self.snapshot()?,
             T::Reports,
             tag::REPORTS,
             Vec::new(),
-            prefix_end(&[]),
+            None,
             after,
             limit,
             |_, v| decode(v).map(Some),
@@ -126,7 +125,7 @@ impl SledStore {
         record: &TokenRecord,
         by: &Stamp,
     ) -> Result<Written<()>, StoreError> {
-        self.trees.run(&[T::Tokens, T::Audit], |tx| {
+        self.run(|tx| {
             tx.put(T::Tokens, &record.secret_hash, record)?;
             let detail = format!("expires {}", record.expires_at);
             tx.audit(&by.audit("site.enrollment-token", &record.site_id, detail))
@@ -144,12 +143,12 @@ impl SledStore {
             crate::store::records::Actor::Site(presented.site_id().clone()),
             now.unix_timestamp(),
         );
-        let record = self.trees.run(&[T::Tokens, T::Audit], |tx| {
+        let record = self.run(|tx| {
             let Some(mut record) = tx.get::<TokenRecord>(T::Tokens, &hash)? else {
-                return abort(StoreError::Enroll(EnrollError::Invalid));
+                return Err(StoreError::Enroll(EnrollError::Invalid));
             };
             if let Err(e) = record.check(presented, now) {
-                return abort(StoreError::Enroll(e));
+                return Err(StoreError::Enroll(e));
             }
             record.mark_used();
             tx.put(T::Tokens, &hash, &record)?;
@@ -164,7 +163,7 @@ impl SledStore {
         serial: &Serial,
         by: &Stamp,
     ) -> Result<Written<bool>, StoreError> {
-        let fresh = self.trees.run(&[T::Revoked, T::Audit], |tx| {
+        let fresh = self.run(|tx| {
             if tx.has(T::Revoked, serial.as_bytes())? {
                 return Ok(false);
             }
@@ -177,14 +176,14 @@ impl SledStore {
 
     pub(super) fn revocations_impl(&self) -> Result<Revocations, StoreError> {
         let mut out = Revocations::new();
-        for key in self.tree(T::Revoked).iter().keys() {
-            let key = key?;
-            let serial = Serial::from_be_bytes(&key).map_err(|e| StoreError::Corrupt {
+        super::scan_prefix(&self.snapshot()?, T::Revoked, &[], |key, _| {
+            let serial = Serial::from_be_bytes(key).map_err(|e| StoreError::Corrupt {
                 kind: "revoked serial",
                 detail: e.to_string(),
             })?;
             out.revoke(serial);
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 }
