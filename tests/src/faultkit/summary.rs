@@ -1,10 +1,11 @@
 //! One row per scenario, and the summary table (printed, and written to
-//! `target/fault-summary.txt`).
+//! `target/fault-summary.txt`): what each scenario asked for and was acknowledged, then what
+//! the judge found.
 
 use std::path::Path;
 use std::time::Duration;
 
-use super::views::Verdict;
+use super::judge::Verdict;
 
 /// What one scenario did and found.
 #[derive(Debug, Clone)]
@@ -21,21 +22,28 @@ pub struct Row {
 }
 
 impl Row {
-    /// Panics with every problem found, unless the views agreed.
+    /// Panics with every problem the judge found (an empty run among them).
     pub fn assert_clean(&self) {
         assert!(
             self.verdict.clean(),
             "{}: {}",
             self.scenario,
-            self.verdict.problems.join("; ")
+            self.verdict.problems_text()
         );
     }
 
     fn line(&self) -> String {
         let v = &self.verdict;
+        let site = match v.site {
+            (0, 0) => "-".to_owned(),
+            (requested, sold) => format!("{sold}/{requested}"),
+        };
         format!(
-            "| {:<28} | {:>8} | {:>4} | {:>10} | {:>7} | {:>7} | {:>12.1} | {:>7.1} | {}",
+            "| {:<28} | {:>9} | {:>5} | {:>9} | {:>8} | {:>4} | {:>10} | {:>7} | {:>7} | {:>12.1} | {:>8.1} | {}",
             self.scenario,
+            v.requested,
+            v.acknowledged,
+            site,
             v.vouchers,
             v.lost,
             v.duplicated,
@@ -48,8 +56,10 @@ impl Row {
     }
 }
 
-const HEADER: &str = "| scenario                     | vouchers | lost | duplicated | unknown | revenue | converge (s) | wall (s) | faults\n\
-|------------------------------|----------|------|------------|---------|---------|--------------|----------|-------";
+/// `requested` and `acked`: vouchers asked for and acknowledged (central and site); `site`:
+/// site sales made / requested; `vouchers`: paid vouchers the judge looked for.
+const HEADER: &str = "| scenario                     | requested | acked | site      | vouchers | lost | duplicated | unknown | revenue | converge (s) | wall (s) | faults\n\
+|------------------------------|-----------|-------|-----------|----------|------|------------|---------|---------|--------------|----------|-------";
 
 /// The table of `rows`.
 pub fn table(rows: &[Row]) -> String {
