@@ -39,7 +39,7 @@ impl Row {
             (requested, sold) => format!("{sold}/{requested}"),
         };
         format!(
-            "| {:<28} | {:>9} | {:>5} | {:>9} | {:>8} | {:>4} | {:>10} | {:>7} | {:>7} | {:>12.1} | {:>8.1} | {}",
+            "| {:<28} | {:>9} | {:>5} | {:>9} | {:>8} | {:>4} | {:>10} | {:>7} | {:>7} | {:<5} | {:>12.1} | {:>8.1} | {}",
             self.scenario,
             v.requested,
             v.acknowledged,
@@ -49,6 +49,7 @@ impl Row {
             v.duplicated,
             v.unknown,
             if v.revenue_equal() { "equal" } else { "DIFFER" },
+            if v.clean() { "pass" } else { "FAIL" },
             self.converge.as_secs_f64(),
             self.wall.as_secs_f64(),
             self.faults,
@@ -57,9 +58,10 @@ impl Row {
 }
 
 /// `requested` and `acked`: vouchers asked for and acknowledged (central and site); `site`:
-/// site sales made / requested; `vouchers`: paid vouchers the judge looked for.
-const HEADER: &str = "| scenario                     | requested | acked | site      | vouchers | lost | duplicated | unknown | revenue | converge (s) | wall (s) | faults\n\
-|------------------------------|-----------|-------|-----------|----------|------|------------|---------|---------|--------------|----------|-------";
+/// site sales made / requested; `vouchers`: paid vouchers the judge looked for; `judge`: `FAIL`
+/// with any problem (the test's message and the suite's error name them).
+const HEADER: &str = "| scenario                     | requested | acked | site      | vouchers | lost | duplicated | unknown | revenue | judge | converge (s) | wall (s) | faults\n\
+|------------------------------|-----------|-------|-----------|----------|------|------------|---------|---------|-------|--------------|----------|-------";
 
 /// The table of `rows`.
 pub fn table(rows: &[Row]) -> String {
@@ -96,4 +98,67 @@ pub fn write_table(target: &Path, rows: &[Row]) -> std::io::Result<String> {
     std::fs::create_dir_all(target)?;
     std::fs::write(target.join("fault-summary.txt"), &text)?;
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faultkit::judge::{Problem, Verdict};
+
+    #[test]
+    fn a_row_shows_the_work_and_fails_an_empty_run() {
+        let row = |verdict| Row {
+            scenario: "9-example".into(),
+            faults: "none".into(),
+            verdict,
+            converge: Duration::ZERO,
+            wall: Duration::from_secs(1),
+        };
+        let clean = Verdict {
+            requested: 12,
+            acknowledged: 12,
+            site: (2, 2),
+            vouchers: 12,
+            ..Verdict::default()
+        };
+        let empty = Verdict {
+            problems: vec![Problem::NothingExercised],
+            ..Verdict::default()
+        };
+        let text = table(&[row(clean), row(empty)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        let cells =
+            |line: &str| -> Vec<String> { line.split('|').map(|c| c.trim().to_owned()).collect() };
+        assert_eq!(
+            cells(lines[2])[1..11],
+            [
+                "9-example",
+                "12",
+                "12",
+                "2/2",
+                "12",
+                "0",
+                "0",
+                "0",
+                "equal",
+                "pass"
+            ]
+        );
+        assert_eq!(
+            cells(lines[3])[1..11],
+            [
+                "9-example",
+                "0",
+                "0",
+                "-",
+                "0",
+                "0",
+                "0",
+                "0",
+                "equal",
+                "FAIL"
+            ]
+        );
+    }
 }
