@@ -588,7 +588,7 @@ fn scan(toks: &[Token]) -> Scan {
                     i += 1;
                     continue;
                 }
-                let end = group_end(toks, bracket);
+                let end = end_of(toks, bracket, End::Group);
                 let cfg_test = matches!(
                     toks.get(bracket + 1..end.saturating_sub(1)).unwrap_or_default(),
                     [a, b, c, d] if a.tok == Tok::Ident("cfg".into())
@@ -598,7 +598,7 @@ fn scan(toks: &[Token]) -> Scan {
                 );
                 i = end;
                 if cfg_test && inner {
-                    i = scope_end(toks, i);
+                    i = end_of(toks, i, End::Scope);
                 } else if cfg_test {
                     skip_item = true;
                 }
@@ -606,7 +606,7 @@ fn scan(toks: &[Token]) -> Scan {
             }
             _ if skip_item => {
                 skip_item = false;
-                i = item_end(toks, i);
+                i = end_of(toks, i, End::Item);
                 continue;
             }
             Tok::Ident(w) if w == "mod" && ident(i + 1).is_some() => {
@@ -757,54 +757,35 @@ fn use_tree(
     }
 }
 
-/// The index after the bracket group opening at `open`.
-fn group_end(toks: &[Token], open: usize) -> usize {
-    let mut nest = 0usize;
-    for (j, t) in toks.iter().enumerate().skip(open) {
-        match t.tok {
-            Tok::Punct('(' | '[' | '{') => nest += 1,
-            Tok::Punct(')' | ']' | '}') => {
-                nest = nest.saturating_sub(1);
-                if nest == 0 {
-                    return j + 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    toks.len()
+/// Where a walk over balanced brackets from `i` ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// After the bracket group opening at `i`.
+    Group,
+    /// After the item starting at `i`: its `;`, or its closing brace.
+    Item,
+    /// At the brace closing the scope `i` is in.
+    Scope,
 }
 
-/// The index after the item starting at `i`: its `;`, or its closing brace.
-fn item_end(toks: &[Token], i: usize) -> usize {
+/// The index where the walk from `i` ends (see [`End`]); the end of the tokens if it does not.
+fn end_of(toks: &[Token], i: usize, end: End) -> usize {
     let mut nest = 0usize;
     for (j, t) in toks.iter().enumerate().skip(i) {
         match t.tok {
-            Tok::Punct(';') if nest == 0 => return j + 1,
+            Tok::Punct(';') if nest == 0 && end == End::Item => return j + 1,
             Tok::Punct('(' | '[' | '{') => nest += 1,
             Tok::Punct(')' | ']' | '}') => {
                 if nest == 0 {
+                    // Closes a scope around `i`.
                     return j;
                 }
                 nest -= 1;
-                if nest == 0 && t.tok == Tok::Punct('}') {
+                if nest == 0 && (end == End::Group || end == End::Item && t.tok == Tok::Punct('}'))
+                {
                     return j + 1;
                 }
             }
-            _ => {}
-        }
-    }
-    toks.len()
-}
-
-/// The index of the brace closing the scope `i` is in (or the end).
-fn scope_end(toks: &[Token], i: usize) -> usize {
-    let mut nest = 0usize;
-    for (j, t) in toks.iter().enumerate().skip(i) {
-        match t.tok {
-            Tok::Punct('(' | '[' | '{') => nest += 1,
-            Tok::Punct(')' | ']' | '}') if nest == 0 => return j,
-            Tok::Punct(')' | ']' | '}') => nest -= 1,
             _ => {}
         }
     }
@@ -961,7 +942,10 @@ mod tests {
                  const Q: char = '\"'; fn f<'a>(x: &'a str) -> &'a str { x }\n\
                  macro_rules! m { () => { $crate::b::B } }\n\
                  #[cfg(test)]\nmod tests { use crate::b::B; }\n\
-                 #[cfg(test)]\nmod more;\n",
+                 #[cfg(test)]\nmod more;\n\
+                 #[cfg(test)]\nuse crate::b::B;\n\
+                 #[cfg(test)]\n#[allow(dead_code)]\nfn helper() -> crate::b::B { crate::b::B(A) }\n\
+                 mod inner { #![cfg(test)] fn f() -> crate::b::B { todo!() } }\n",
             ),
             ("src/b.rs", "use crate::a::A;\npub struct B(A);"),
         ]);
