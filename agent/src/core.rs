@@ -1,4 +1,4 @@
-//! What every task of the agent shares ([`Core`]), and the clock that stamps events
+//! What every task of the agent shares (`Core`), and the clock that stamps events
 //! ([`unix_now`]).
 //!
 //! Why a module of its own: the apply workers, the jobs, the responder, the local sales and the
