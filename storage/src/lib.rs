@@ -29,7 +29,7 @@ mod tx;
 
 pub use db::{Db, Options};
 pub use error::StorageError;
-pub use tx::{Flow, ReadTx, WriteTx};
+pub use tx::{Entries, Flow, ReadTx, WriteTx};
 
 /// A key range over one table: `(lower, upper)` bounds of byte keys.
 pub type KeyBounds<'a> = (std::ops::Bound<&'a [u8]>, std::ops::Bound<&'a [u8]>);

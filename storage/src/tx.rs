@@ -16,6 +16,9 @@ use crate::error::StorageError;
 
 type Bytes = &'static [u8];
 
+/// Owned `(key, value)` pairs, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 fn def(name: &str) -> TableDefinition<'_, Bytes, Bytes> {
     TableDefinition::new(name)
 }
@@ -145,7 +148,7 @@ impl<'t> WriteTx<'t> {
         table: &str,
         bounds: KeyBounds<'_>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Entries, StorageError> {
         let mut out = Vec::new();
         self.scan(table, bounds, false, |k, v| {
             out.push((k.to_vec(), v.to_vec()));
@@ -159,11 +162,7 @@ impl<'t> WriteTx<'t> {
     }
 
     /// Every entry whose key starts with `prefix`, in key order.
-    pub fn prefixed(
-        &mut self,
-        table: &str,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    pub fn prefixed(&mut self, table: &str, prefix: &[u8]) -> Result<Entries, StorageError> {
         let end = crate::prefix_end(prefix);
         self.entries(table, crate::prefix_bounds(prefix, &end), usize::MAX)
     }
@@ -253,7 +252,7 @@ impl ReadTx {
         table: &str,
         bounds: KeyBounds<'_>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Entries, StorageError> {
         let mut out = Vec::new();
         self.scan(table, bounds, false, |k, v| {
             out.push((k.to_vec(), v.to_vec()));
@@ -267,11 +266,7 @@ impl ReadTx {
     }
 
     /// Every entry whose key starts with `prefix`, in key order.
-    pub fn prefixed(
-        &self,
-        table: &str,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    pub fn prefixed(&self, table: &str, prefix: &[u8]) -> Result<Entries, StorageError> {
         let end = crate::prefix_end(prefix);
         self.entries(table, crate::prefix_bounds(prefix, &end), usize::MAX)
     }
