@@ -16,7 +16,10 @@
 //! - [`local`]: selling at the site: the staff page and API, offline issuance;
 //! - [`identity`], [`enroll`], [`renewal`]: the agent's key and certificate, from token to
 //!   rotation;
-//! - [`runtime`]: starting and stopping all of it ([`runtime::AgentHandle`]);
+//! - [`core`]: what every task shares (`Core`: settings, store, keyring, live routers,
+//!   the link, the stop signal) and the clock that stamps events, below all the tasks;
+//! - [`runtime`]: starting and stopping all of it ([`runtime::AgentHandle`]); it only wires
+//!   the tasks together, and nothing imports it back;
 //! - [`probe`]: the `probe` command's report.
 //!
 //! The client is an IO shell around the no-IO codec in `hotspot_shared::routeros`; the
@@ -25,6 +28,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod enroll;
 pub mod identity;
 pub mod inbound;
@@ -38,5 +42,6 @@ pub mod routers;
 pub mod runtime;
 pub mod store;
 
+pub use crate::core::Link;
 pub use config::{ConfigFile, Settings};
-pub use runtime::{AgentError, AgentHandle, Link};
+pub use runtime::{AgentError, AgentHandle};

@@ -15,8 +15,8 @@ use hotspot_pki::{AgentKey, SiteId, renewal_due};
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
+use crate::core::Core;
 use crate::identity::{self, Identity};
-use crate::runtime::Core;
 
 /// Deadline for the controller's answer to a renewal.
 const RENEW_DEADLINE: Duration = Duration::from_secs(30);

@@ -17,11 +17,11 @@ use hotspot_link::{PeerId, Responder};
 use hotspot_shared::domain::{FailureKind, RouterFailure, RouterId, RouterSpec};
 use hotspot_shared::fleet::msg::{Answer, Query};
 
+use crate::core::Core;
 use crate::jobs::health::{fetch_health, fetch_info, session_of};
 use crate::jobs::usage;
 use crate::routeros::{RouterError, RouterId as ItemId, SecretString};
 use crate::routers::{Endpoint, LiveRouter, failure_of, router_config, seal_password, test_config};
-use crate::runtime::Core;
 use crate::store::RouterEntry;
 
 /// The agent's [`Responder`] for [`Query`]s.

@@ -19,7 +19,7 @@ use hotspot_shared::secretbox::{Keyring, Place, Sealed};
 use tokio::sync::Notify;
 
 use crate::config::Settings;
-use crate::jobs::JobState;
+use crate::jobs::state::JobState;
 use crate::routeros::{ReconnectPolicy, Router, RouterConfig, RouterError, SecretString, TlsTrust};
 use crate::store::RouterEntry;
 

@@ -9,34 +9,30 @@
 //!  link ──Query──▶ responder ──▶ live router (deadline) ──▶ Answer
 //! ```
 //!
-//! Why it is shaped so: every task holds the shared `Core` and watches one stop signal, and
-//! every task is spawned into one set, so shutdown is explicit (signal, drain with a grace
-//! period, close router sessions, close the link with a reason, a last durability barrier) and a test can also
-//! stop everything abruptly ([`AgentHandle::abort`]) to play a crash. The link handle sits in
-//! the core behind a lock and is taken out at stop, which breaks the cycle core → link →
-//! responder → core so the database really closes.
+//! Why it is shaped so: every task holds the shared `Core` ([`crate::core`], below all of them)
+//! and watches one stop signal, and every task is spawned into one set, so shutdown is explicit
+//! (signal, drain with a grace period, close router sessions, close the link with a reason,
+//! a last durability barrier) and a test can also stop everything abruptly ([`AgentHandle::abort`]) to play a
+//! crash. The link handle sits in the core behind a lock and is taken out at stop, which breaks
+//! the cycle core → link → responder → core so the database really closes. This module only
+//! wires the tasks together: it uses all of them, and none of them imports it.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
-use hotspot_link::{LinkClient, LinkError};
+use hotspot_link::LinkError;
 use hotspot_pki::SiteId;
 use hotspot_shared::domain::RouterId;
-use hotspot_shared::fleet::msg::{Answer, Command, Event, Query};
-use hotspot_shared::secretbox::Keyring;
-use tokio::sync::watch;
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::AbortHandle;
 
 use crate::config::Settings;
+use crate::core::{Core, Link};
 use crate::identity::{DB_FILE, Identity, IdentityError, KEYS_DIR};
 use crate::inbound::AgentInbound;
 use crate::responder::AgentResponder;
-use crate::routers::{Endpoint, RouterSet, open_password, router_config};
+use crate::routers::{Endpoint, open_password, router_config};
 use crate::store::{Store, StoreError};
 use crate::{apply, jobs, renewal};
-
-/// The agent's end of the fleet link.
-pub type Link = LinkClient<Event, Command, Query, Answer>;
 
 /// Exit status after the disk was full and space came back: the service manager restarts
 /// the agent, which reopens the database (EX_TEMPFAIL).
@@ -44,13 +40,6 @@ pub const EXIT_STORAGE_RECOVERED: i32 = 75;
 
 /// How long a graceful stop waits for tasks to finish before aborting them.
 const STOP_GRACE: Duration = Duration::from_secs(10);
-
-/// Unix seconds now: the `at` of events.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
 
 /// Why the agent could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -70,65 +59,6 @@ pub enum AgentError {
     Link(#[from] LinkError),
     #[error("local staff page on {addr}: {reason}")]
     Local { addr: String, reason: String },
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// What every task of the agent shares.
-pub(crate) struct Core {
-    pub settings: Settings,
-    pub store: Store,
-    pub keyring: Keyring,
-    pub routers: RouterSet,
-    link: Mutex<Option<Link>>,
-    /// A write or barrier failed for lack of space (or the database failed otherwise): the
-    /// engine refuses further writes until reopened, so nothing more can be made durable. Sales are refused and the
-    /// apply workers pause, so nothing reaches a router that is not durably recorded.
-    pub storage_failed: std::sync::atomic::AtomicBool,
-    pub stop: watch::Sender<bool>,
-    tasks: Mutex<JoinSet<()>>,
-}
-
-impl Core {
-    /// The link, while the agent runs.
-    pub fn link(&self) -> Option<Link> {
-        lock(&self.link).clone()
-    }
-
-    /// Queues events for the controller; returns once they are durable.
-    pub async fn send(&self, events: &[Event]) -> Result<(), String> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let link = self.link().ok_or("the link is not running")?;
-        link.send_batch(events)
-            .await
-            .map(drop)
-            .map_err(|e| format!("cannot queue events for the controller: {e}"))
-    }
-
-    /// Records that storage failed (see [`Core::storage_failed`]).
-    pub fn mark_storage_failed(&self, why: &str) {
-        if !self
-            .storage_failed
-            .swap(true, std::sync::atomic::Ordering::SeqCst)
-        {
-            tracing::error!(
-                "storage failed ({why}): sales refused and router work paused until the agent restarts"
-            );
-        }
-    }
-
-    pub fn storage_is_failed(&self) -> bool {
-        self.storage_failed
-            .load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) -> AbortHandle {
-        lock(&self.tasks).spawn(task)
-    }
 }
 
 /// A running agent.
@@ -151,16 +81,7 @@ impl AgentHandle {
             source,
         })?;
         let store = Store::open(&db)?;
-        let core = Arc::new(Core {
-            settings,
-            store: store.clone(),
-            keyring,
-            routers: RouterSet::new(),
-            link: Mutex::new(None),
-            storage_failed: std::sync::atomic::AtomicBool::new(false),
-            stop: watch::Sender::new(false),
-            tasks: Mutex::new(JoinSet::new()),
-        });
+        let core = Arc::new(Core::new(settings, store.clone(), keyring));
         for entry in store.routers()? {
             let config = open_password(&core.keyring, &entry).and_then(|pw| {
                 router_config(Endpoint::from(&entry), pw, &core.settings).map_err(|f| f.message)
@@ -178,7 +99,7 @@ impl AgentHandle {
             AgentResponder::new(core.clone()),
         )
         .await?;
-        *lock(&core.link) = Some(link);
+        core.set_link(link);
         core.spawn(supervise(core.clone()));
         core.spawn(watch_commands(core.clone(), store.commands()));
         if core.settings.exit_when_storage_recovers {
@@ -233,7 +154,7 @@ impl AgentHandle {
     pub async fn shutdown(self) -> Result<(), AgentError> {
         let core = self.core;
         core.stop.send_replace(true);
-        let mut tasks = std::mem::take(&mut *lock(&core.tasks));
+        let mut tasks = core.take_tasks();
         let drained = tokio::time::timeout(STOP_GRACE, async {
             while tasks.join_next().await.is_some() {}
         })
@@ -243,7 +164,7 @@ impl AgentHandle {
             tasks.shutdown().await;
         }
         core.routers.close_all().await;
-        let link = lock(&core.link).take();
+        let link = core.take_link();
         if let Some(link) = link {
             link.shutdown().await?;
         }
@@ -256,9 +177,9 @@ impl AgentHandle {
     /// only the link is closed so that its socket and database handle go away.
     pub async fn abort(self) {
         let core = self.core;
-        let mut tasks = std::mem::take(&mut *lock(&core.tasks));
+        let mut tasks = core.take_tasks();
         tasks.shutdown().await;
-        let link = lock(&core.link).take();
+        let link = core.take_link();
         if let Some(link) = link {
             let _ = link.shutdown().await;
         }
@@ -272,14 +193,14 @@ async fn start_local(
     settings: &crate::config::LocalSettings,
     site: String,
 ) -> Result<std::net::SocketAddr, AgentError> {
-    use crate::local::{LinkWatch, auth::Sessions, http, sell::Seller, tls, watch_link};
+    use crate::local::{LinkWatch, auth::Sessions, http, sell::Seller, state, tls, watch_link};
     let err = |reason: String| AgentError::Local {
         addr: settings.listen.to_string(),
         reason,
     };
     let watch = Arc::new(LinkWatch::new());
     core.spawn(watch_link(core.clone(), watch.clone()));
-    let state = http::LocalState {
+    let state = state::LocalState {
         seller: Arc::new(Seller::new(core.clone())),
         sessions: Arc::new(Sessions::new()),
         store: core.store.clone(),

@@ -22,8 +22,8 @@ use time::{Duration, OffsetDateTime};
 use crate::error::PkiError;
 use crate::files;
 use crate::inspect::{fingerprint_sha256, parse_cert};
-use crate::issue::{backdated, whole_seconds_utc};
 use crate::revocation::Serial;
+use crate::validity::{backdated, whole_seconds_utc};
 
 /// File name of the CA certificate.
 pub const CA_CERT_FILE: &str = "fleet-ca.cert.pem";

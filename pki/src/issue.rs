@@ -19,7 +19,7 @@ use rcgen::{
     SanType, SubjectPublicKeyInfo,
 };
 use rustls_pki_types::{CertificateDer, DnsName};
-use time::{Duration, OffsetDateTime, UtcOffset};
+use time::{Duration, OffsetDateTime};
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::prelude::FromDer;
 
@@ -28,6 +28,7 @@ use crate::error::PkiError;
 use crate::inspect::site_uri;
 use crate::revocation::Serial;
 use crate::site::SiteId;
+use crate::validity::{backdated, whole_seconds_utc};
 
 /// Default lifetime of an agent certificate.
 pub const DEFAULT_AGENT_CERT_VALIDITY: Duration = Duration::days(90);
@@ -39,9 +40,6 @@ pub const MAX_LEAF_VALIDITY: Duration = Duration::days(10 * 365);
 pub const MAX_CSR_BYTES: usize = 16 * 1024;
 /// Subject CN of the controller certificate.
 pub const CONTROLLER_COMMON_NAME: &str = "hotspot-fleet controller";
-/// How far CA and controller certificates are backdated: agents check them
-/// with their own clocks, which may lag the controller's.
-pub const BACKDATE: Duration = Duration::hours(1);
 
 /// A certificate signed by the fleet CA.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -236,17 +234,6 @@ fn checked_validity(validity: Duration) -> Result<Duration, PkiError> {
     Ok(validity)
 }
 
-/// `t` in UTC with the sub-second part dropped: X.509 times have whole
-/// seconds, and what we report must equal what the certificate says.
-pub(crate) fn whole_seconds_utc(t: OffsetDateTime) -> OffsetDateTime {
-    let t = t.to_offset(UtcOffset::UTC);
-    t - Duration::nanoseconds(i64::from(t.nanosecond()))
-}
-
-pub(crate) fn backdated(now: OffsetDateTime) -> OffsetDateTime {
-    now - BACKDATE
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,14 +264,5 @@ mod tests {
         assert!(checked_validity(Duration::days(-1)).is_err());
         assert!(checked_validity(Duration::days(90)).is_ok());
         assert!(checked_validity(Duration::days(10 * 365 + 1)).is_err());
-    }
-
-    #[test]
-    fn whole_seconds_drops_fraction_and_offset() {
-        let t = time::macros::datetime!(2026-03-01 12:00:00.75 +02:00);
-        assert_eq!(
-            whole_seconds_utc(t),
-            time::macros::datetime!(2026-03-01 10:00:00 UTC)
-        );
     }
 }

@@ -2,11 +2,11 @@
 //!
 //! One crate holds every decision about certificates so that the controller and
 //! the agent cannot disagree about them: what the CA looks like ([`ca`]), what
-//! goes into a certificate and what is ignored from a CSR ([`issue`]), how a
-//! site is named in a certificate and read back ([`inspect`]), how the
-//! controller recognises revoked certificates ([`revocation`]), what an
-//! enrollment token is ([`token`]), and how TLS is configured on each side
-//! ([`tls`]). It does file IO only where keys are written or read ([`files`]);
+//! goes into a certificate and what is ignored from a CSR ([`issue`]), the
+//! certificate times both of them sign with ([`validity`]), how a site is named
+//! in a certificate and read back ([`inspect`]), how the controller recognises
+//! revoked certificates ([`revocation`]), what an enrollment token is
+//! ([`token`]), and how TLS is configured on each side ([`tls`]). It does file IO only where keys are written or read ([`files`]);
 //! time is always passed in where a decision depends on it, so expiry and
 //! renewal can be tested without waiting.
 //!
@@ -25,6 +25,7 @@ pub mod revocation;
 pub mod site;
 pub mod tls;
 pub mod token;
+pub mod validity;
 
 pub use agent_key::AgentKey;
 pub use ca::{CA_CERT_FILE, CA_KEY_FILE, FleetCa};

@@ -1,5 +1,6 @@
 //! End to end under faults: a 10,000-voucher batch, a cut fleet link, a router reset — every
-//! voucher ends on its router exactly once, and no router password rests on disk.
+//! voucher ends on its router exactly once, and no router password rests on disk. Each test
+//! first asserts that it got the vouchers it asked for, so an empty answer cannot pass.
 
 mod e2e_support;
 
@@ -9,6 +10,7 @@ use e2e_support::{codes_of, demo, eventually, generate, options, wait_states};
 use hotspot_tests::demo::Demo;
 use hotspot_tests::demo::http::Api;
 use hotspot_tests::linkfault::LinkFaultProxy;
+use hotspot_tests::sim::SimUser;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,17 +24,12 @@ async fn a_ten_thousand_voucher_batch_ends_with_ten_thousand_users() {
     let site = &demo.sites[0];
     let answer = generate(&admin, site.router_id, demo.packages[0].0, 10_000).await;
     let codes = codes_of(&answer);
-    assert_eq!(codes.iter().collect::<HashSet<_>>().len(), 10_000);
+    assert_distinct(&codes, 10_000);
     eventually(120, "10,000 users on the router", || {
         site.sim.user_count() == 10_000
     })
     .await;
-    let on_router: HashSet<String> = site.sim.users().into_iter().map(|u| u.name).collect();
-    assert_eq!(on_router.len(), 10_000);
-    assert!(
-        codes.iter().all(|c| on_router.contains(c)),
-        "every voucher is on the router"
-    );
+    assert_each_once(&site.sim.users(), &codes);
     demo.shutdown().await.expect("clean shutdown");
 }
 
@@ -73,6 +70,7 @@ async fn vouchers_made_while_the_link_is_cut_land_once_when_it_returns() {
         }
         codes.extend(codes_of(&answer));
     }
+    assert_distinct(&codes, 4 * 50);
     assert_eq!(
         site.sim.user_count(),
         0,
@@ -81,17 +79,31 @@ async fn vouchers_made_while_the_link_is_cut_land_once_when_it_returns() {
 
     proxy.restore();
     wait_states(&staff, &codes, "active", 90).await;
-    let users = site.sim.users();
-    for code in &codes {
-        assert_eq!(
-            users.iter().filter(|u| &u.name == code).count(),
-            1,
-            "{code} exactly once"
-        );
-    }
-    assert_eq!(users.len(), codes.len(), "no user the ledger does not know");
+    assert_each_once(&site.sim.users(), &codes);
     demo.shutdown().await.expect("clean shutdown");
     proxy.shutdown().await;
+}
+
+/// `codes` are `n` distinct codes (what was asked for: an empty answer does not pass).
+fn assert_distinct(codes: &[String], n: usize) {
+    assert_eq!(codes.len(), n, "vouchers acknowledged");
+    assert_eq!(
+        codes.iter().collect::<HashSet<_>>().len(),
+        n,
+        "distinct codes"
+    );
+}
+
+/// The router holds every code of `codes` once and nothing else.
+fn assert_each_once(users: &[SimUser], codes: &[String]) {
+    let mut on_router: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+    let mut wanted: Vec<&str> = codes.iter().map(String::as_str).collect();
+    on_router.sort_unstable();
+    wanted.sort_unstable();
+    assert_eq!(
+        on_router, wanted,
+        "every voucher once on the router, and nothing else"
+    );
 }
 
 /// Everything logged in this test process (each test runs in its own process under nextest;
@@ -129,6 +141,7 @@ async fn a_router_reset_is_repaired_and_no_password_rests_on_disk_or_in_logs() {
     let site = &demo.sites[0];
     let answer = generate(&admin, site.router_id, demo.packages[0].0, 100).await;
     let codes = codes_of(&answer);
+    assert_distinct(&codes, 100);
     wait_states(&admin, &codes, "active", 30).await;
 
     site.sim.reset();
@@ -145,12 +158,7 @@ async fn a_router_reset_is_repaired_and_no_password_rests_on_disk_or_in_logs() {
         site.sim.user_count() == 100
     })
     .await;
-    let users = site.sim.users();
-    assert!(
-        codes
-            .iter()
-            .all(|c| users.iter().filter(|u| &u.name == c).count() == 1)
-    );
+    assert_each_once(&site.sim.users(), &codes);
 
     let router_password = site.sim.password();
     demo.shutdown().await.expect("clean shutdown");

@@ -1,9 +1,23 @@
 //! The fault suite (issue 6 §3) at CI sizes: one test per scenario, each over real processes
 //! (`hotspot-controller` and `hotspot-agent` as children), ending with the ledger, the agent's
-//! database and the simulated router compared — every paid voucher once everywhere, nothing on the
-//! router the ledger does not know, equal revenue. Each test adds its row to
-//! `target/fault-summary.txt`; `cargo run -p hotspot-tests --bin fault-suite` runs them all in a
-//! row (`--soak` for larger runs). `FAULT_SUITE_SCALE=0.2` shrinks a local run.
+//! database and the simulated router judged against what the scenario asked for — as many vouchers
+//! acknowledged as requested and at least the scenario's floor, every paid voucher once
+//! everywhere, nothing on the router the ledger does not know, equal revenue; a run that
+//! exercised nothing fails. Each test adds its row to `target/fault-summary.txt`;
+//! `cargo run -p hotspot-tests --bin fault-suite` runs them all in a row (`--soak` for larger
+//! runs). `FAULT_SUITE_SCALE=0.2` shrinks a local run.
+//!
+//! That the suite fails when the system is broken is shown with the agent's test-only feature
+//! `fault-injection` (one acknowledged voucher dropped per agent process), built in a target
+//! directory of its own so that no ordinary run picks up the broken binary:
+//!
+//! ```text
+//! CARGO_TARGET_DIR=target/fault-injection FAULT_SUITE_CONVERGE_SECS=30 \
+//!     cargo nextest run -p hotspot-tests --features hotspot-agent/fault-injection --test faults
+//! ```
+//!
+//! Every scenario then fails with "1 paid vouchers missing from the agent; … from the router"
+//! (30 for the agent's 30 kills).
 
 use std::path::PathBuf;
 

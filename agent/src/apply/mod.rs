@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use hotspot_shared::fleet::msg::Event;
 
+use crate::core::{Core, unix_now};
 use crate::routers::{LiveRouter, failure_of, means_down};
-use crate::runtime::{Core, unix_now};
 use crate::store::{DesiredStatus, Done};
 use batch::{Decided, Outcome};
 

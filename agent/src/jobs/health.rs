@@ -13,10 +13,10 @@
 use hotspot_shared::domain::{ActiveSession, HealthSample, RouterInfo};
 use hotspot_shared::fleet::msg::Event;
 
-use super::observe;
+use super::reachability::observe;
+use crate::core::{Core, unix_now};
 use crate::routeros::{self, Router, RouterError};
 use crate::routers::LiveRouter;
-use crate::runtime::{Core, unix_now};
 
 /// Model, identity and firmware, read from the router now.
 pub(crate) async fn fetch_info(pool: &Router) -> Result<RouterInfo, RouterError> {

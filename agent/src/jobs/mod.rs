@@ -7,42 +7,29 @@
 //! abandoned at shutdown, which is safe because jobs only read the router and write through
 //! the store's transactions and the durable outbox.
 //!
-//! Reachability is tracked per router ([`LiveRouter::mark_down`]): the first failure that
-//! means "cannot talk to it" sends one `RouterDown`; the first success after it wakes the
-//! apply worker and sends fresh health and info.
+//! Reachability is tracked per router ([`reachability`], on [`LiveRouter::mark_down`]): the
+//! first failure that means "cannot talk to it" sends one `RouterDown`; the first success after
+//! it wakes the apply worker and sends fresh health and info. What the jobs remember between
+//! runs is in [`state`]. This module only schedules: its parts import nothing from it.
 
 pub mod health;
+pub mod reachability;
+pub mod state;
 pub mod usage;
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hotspot_shared::domain::{RouterInfo, UsageSample};
-use hotspot_shared::fleet::msg::Event;
 use tokio::time::Instant;
 
-use crate::routeros::RouterError;
-use crate::routers::{LiveRouter, failure_of, means_down};
-use crate::runtime::{Core, unix_now};
+use crate::core::Core;
+use crate::routers::LiveRouter;
+
+pub use state::JobState;
 
 /// First usage sync after start: soon, so that a router reset while the agent was down is
 /// repaired without waiting a whole interval.
 const FIRST_SYNC_WITHIN: Duration = Duration::from_secs(10);
-
-/// What the jobs remember about one router between runs (in memory: after a restart
-/// everything is simply reported again).
-#[derive(Debug, Default)]
-pub struct JobState {
-    /// The last usage sample sent per voucher: only changes are sent again.
-    pub(crate) last_sent: HashMap<String, UsageSample>,
-    /// Unknown users already reported.
-    pub(crate) unknown: BTreeSet<String>,
-    /// The last router info sent.
-    pub(crate) last_info: Option<RouterInfo>,
-    /// The router's uptime at the last look (seconds): less now means it rebooted.
-    pub(crate) last_uptime: Option<u64>,
-}
 
 /// The job scheduler of `live`; returns at shutdown.
 pub(crate) async fn run(core: Arc<Core>, live: Arc<LiveRouter>) {
@@ -83,33 +70,5 @@ pub(crate) async fn run(core: Arc<Core>, live: Arc<LiveRouter>) {
             () = work => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-    }
-}
-
-/// Records the outcome of a call to the router: one `RouterDown` per outage, and on recovery
-/// the apply worker and the health job are woken.
-pub(crate) async fn observe(core: &Core, live: &LiveRouter, result: Result<(), &RouterError>) {
-    match result {
-        Ok(()) => {
-            if live.mark_up() {
-                tracing::info!(router = %live.id, "router reachable again");
-                live.wake_apply.notify_one();
-                live.wake_health.notify_one();
-            }
-        }
-        Err(e) if means_down(e) => {
-            if live.mark_down() {
-                tracing::warn!(router = %live.id, error = %e, "router down");
-                let down = Event::RouterDown {
-                    router: live.id,
-                    failure: failure_of(e),
-                    at: unix_now(),
-                };
-                if let Err(e) = core.send(&[down]).await {
-                    tracing::error!(router = %live.id, "cannot queue RouterDown: {e}");
-                }
-            }
-        }
-        Err(_) => {}
     }
 }

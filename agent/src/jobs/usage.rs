@@ -25,10 +25,10 @@ use hotspot_shared::domain::voucher::COMMENT_PREFIX;
 use hotspot_shared::domain::{RemovalReason, UsageSample};
 use hotspot_shared::fleet::msg::{Event, MAX_SAMPLES_PER_EVENT};
 
-use super::observe;
+use super::reachability::observe;
+use crate::core::{Core, unix_now};
 use crate::routeros::{RouterError, UserQuery};
 use crate::routers::LiveRouter;
-use crate::runtime::{Core, unix_now};
 use crate::store::{DesiredEntry, DesiredStatus, StoreError};
 
 /// The properties a usage sync reads (plus `.id`, always).

@@ -16,7 +16,8 @@
 //!   commit in one transaction with the outbox, made durable by one barrier before the answer.
 //!   Because the event is in the outbox from the same commit as the queue item, the apply
 //!   worker's later `Applied`/`Failed` always follows it on the wire.
-//! - [`http`]: the JSON API (the contract the fault suite codes against) and the page.
+//! - [`http`]: the JSON API (the contract the fault suite codes against) and the page
+//!   ([`page`]) on one router; [`state`]: what their handlers share, and the session cookie.
 //! - [`tls`]: the HTTPS listener with the self-signed certificate from `hotspot_pki`.
 //! - [`LinkWatch`]: when the link went down, for the page's "offline since" line.
 //!
@@ -37,12 +38,13 @@ pub mod auth;
 pub mod http;
 pub mod page;
 pub mod sell;
+pub mod state;
 pub mod tls;
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::runtime::{Core, unix_now};
+use crate::core::{Core, unix_now};
 
 /// How often the link's state is looked at for the "offline since" line.
 const LINK_POLL: Duration = Duration::from_millis(250);

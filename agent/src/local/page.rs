@@ -18,8 +18,8 @@ use hotspot_ui::{Card, Flash, Layout, NavItem};
 use serde::Deserialize;
 
 use super::auth::{LoginError, Session, same};
-use super::http::LocalState;
 use super::sell::{MAX_SALE, SaleView};
+use super::state::{LocalState, MAX_LIST};
 
 /// Most rows in the recent list.
 const RECENT: usize = 50;
@@ -312,7 +312,7 @@ fn recent_or_lookup(st: &LocalState, recent: &[SaleView], code: &str) -> Option<
         return Some(v.clone());
     }
     st.seller
-        .recent(super::http::MAX_LIST)
+        .recent(MAX_LIST)
         .ok()?
         .into_iter()
         .find(|v| v.sale.code == code)
@@ -464,7 +464,7 @@ async fn print(
         .take(MAX_SALE)
         .map(str::to_owned)
         .collect();
-    let recent = st.seller.recent(super::http::MAX_LIST).unwrap_or_default();
+    let recent = st.seller.recent(MAX_LIST).unwrap_or_default();
     let catalogue = st.seller.catalogue().unwrap_or_default();
     let cards: Vec<Card> = wanted
         .iter()

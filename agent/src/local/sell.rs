@@ -20,7 +20,7 @@ use hotspot_shared::domain::{Origin, Package, PackageId, RouterId, VoucherUser};
 use hotspot_shared::fleet::msg::{Event, SiteVoucher, StaffEntry};
 use hotspot_shared::voucher::CodeSpec;
 
-use crate::runtime::{Core, unix_now};
+use crate::core::{Core, unix_now};
 use crate::store::records::{desired_key, encode, queue_key};
 use crate::store::{
     ApplyItem, ApplyOp, DesiredEntry, DesiredStatus, SaleRecord, StoreError, next_queue_seq, table,

@@ -9,7 +9,8 @@ use axum::response::{Html, IntoResponse, Response};
 use hotspot_ui::Layout;
 
 use super::layout::layout_for;
-use super::session::Viewer;
+use super::render::{render, urlencode};
+use super::viewer::Viewer;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::auth::csrf::CsrfError;
 
@@ -120,7 +121,7 @@ impl IntoResponse for WebError {
         match self {
             WebError::SignIn { next } => {
                 let to = match next {
-                    Some(n) => format!("/?next={}", super::urlencode(&n)),
+                    Some(n) => format!("/?next={}", urlencode(&n)),
                     None => "/".to_owned(),
                 };
                 redirect(&to)
@@ -142,7 +143,7 @@ impl IntoResponse for WebError {
                     message,
                     signed_in: viewer.is_some(),
                 };
-                (status, super::render(&page)).into_response()
+                (status, render(&page)).into_response()
             }
         }
     }

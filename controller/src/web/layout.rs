@@ -2,14 +2,11 @@
 
 use hotspot_ui::{Layout, NavItem};
 
-use super::admin;
-use super::session::Viewer;
+use super::nav::{ADMIN, SELLING};
+use super::viewer::Viewer;
 
 /// The product line in the header.
 pub const BRAND: &str = "Hotspot Fleet";
-
-/// Sections every signed-in person has (admins may sell too).
-const SELLING: &[(&str, &str)] = &[("/staff", "Sell"), ("/staff/vouchers", "My vouchers")];
 
 /// Layout of a page without a session.
 pub fn public(title: &str) -> Layout {
@@ -21,11 +18,7 @@ pub fn layout_for(viewer: &Viewer, title: &str) -> Layout {
     let current = viewer.path.as_str();
     let mut nav = Vec::new();
     if viewer.is_admin() {
-        nav.extend(
-            admin::NAV
-                .iter()
-                .map(|(h, l)| NavItem::new(*h, *l, current)),
-        );
+        nav.extend(ADMIN.iter().map(|(h, l)| NavItem::new(*h, *l, current)));
     }
     nav.extend(SELLING.iter().map(|(h, l)| NavItem::new(*h, *l, current)));
     // `/staff` would light up for `/staff/vouchers` too: keep only the most specific match.

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::error::{PageResult, WebError, redirect};
 use super::layout::{home_of, public};
-use super::render;
+use super::render::render;
 use super::session::{CsrfForm, Viewer, clear_csrf_cookie, csrf_cookie};
 use crate::api::auth::{LoginRequest, open_session, sign_in};
 use crate::api::error::ErrorCode;

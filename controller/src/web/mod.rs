@@ -11,22 +11,29 @@
 //! person) or [`session::AdminViewer`], and POST bodies through [`session::CsrfForm`], which
 //! checks origin and CSRF token. Handlers call the same service functions as the API, never the
 //! API over HTTP. Errors become pages ([`error::WebError`]).
+//!
+//! Layers: the page frame — [`layout`] (with the entries of [`nav`]), [`error`] (error pages),
+//! [`render`] (a template into a response), [`viewer`] (who is looking) — knows nothing of the
+//! pages inside it; [`session`] finds the viewer and answers with the frame's error pages; the
+//! pages use all of these; this module only mounts the pages, and nothing imports it back.
 
 pub mod admin;
 pub mod error;
 pub mod layout;
 mod login;
+pub mod nav;
 pub mod print;
+pub mod render;
 pub mod session;
 pub mod staff;
+pub mod viewer;
 
-use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::from_fn;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::AppState;
@@ -55,38 +62,6 @@ pub async fn fallback(uri: Uri) -> Response {
     } else {
         WebError::not_found("There is no page at this address.").into_response()
     }
-}
-
-/// Renders a template; a template fault (a bug) is logged and shown as a plain 500.
-pub fn render(t: &impl Template) -> Response {
-    match t.render() {
-        Ok(body) => Html(body).into_response(),
-        Err(e) => {
-            let id = format!("{:016x}", rand::random::<u64>());
-            tracing::error!(error_id = %id, error = %e, "page template failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Html(format!(
-                    "<!doctype html><title>Error</title><p>This page could not be drawn \
-                     (error id {id}).</p>"
-                )),
-            )
-                .into_response()
-        }
-    }
-}
-
-/// Percent-encodes a query value.
-pub fn urlencode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `/static/{path}`: embedded files with a strong `ETag`; cached for a year when the link

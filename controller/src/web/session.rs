@@ -1,4 +1,5 @@
-//! Who is looking at a page, and the CSRF token the page's forms carry.
+//! Who is looking at a page ([`Viewer`], [`AdminViewer`] as extractors), and the CSRF token the
+//! page's forms carry.
 //!
 //! Built on the API's machinery, not beside it: the session is resolved by
 //! [`crate::api::extract::authenticate`] (cookie, idle and absolute lifetime, disabled
@@ -32,12 +33,15 @@ use serde::de::DeserializeOwned;
 
 use super::error::WebError;
 use crate::api::error::ErrorCode;
-use crate::api::extract::{Principal, authenticate, expected_origin, store_err};
+use crate::api::extract::{authenticate, expected_origin, store_err};
 use crate::app::AppState;
 use crate::auth::cookie::CookieSettings;
 use crate::auth::csrf::{self, CSRF_FORM_FIELD, CsrfError};
 use crate::auth::token::{CsrfToken, SessionKind, TokenHash};
 use crate::store::SessionRecord;
+
+// The extractors' types, defined below the page frame that draws them; extracted here.
+pub use super::viewer::{AdminViewer, Viewer};
 
 /// CSRF cookie name over HTTPS (same `__Host-` rules as the session cookie).
 pub const SECURE_CSRF_COOKIE: &str = "__Host-hf_csrf";
@@ -45,34 +49,6 @@ pub const SECURE_CSRF_COOKIE: &str = "__Host-hf_csrf";
 pub const PLAIN_CSRF_COOKIE: &str = "hf_csrf";
 /// Longest CSRF cookie value read.
 const MAX_TOKEN_LEN: usize = 128;
-
-/// The signed-in person looking at a page (any role).
-#[derive(Clone, Debug)]
-pub struct Viewer {
-    pub principal: Principal,
-    /// The text of this session's CSRF token, for the page's forms.
-    pub csrf: String,
-    /// The path asked for (navigation highlight).
-    pub path: String,
-}
-
-impl std::ops::Deref for Viewer {
-    type Target = Principal;
-    fn deref(&self) -> &Principal {
-        &self.principal
-    }
-}
-
-/// A viewer who is a super admin; anyone else gets the 403 page.
-#[derive(Clone, Debug)]
-pub struct AdminViewer(pub Viewer);
-
-impl std::ops::Deref for AdminViewer {
-    type Target = Viewer;
-    fn deref(&self) -> &Viewer {
-        &self.0
-    }
-}
 
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = WebError;

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{PageResult, WebError, redirect};
 use super::layout::layout_for;
-use super::render;
+use super::render::{render, urlencode};
 use super::session::{CsrfForm, Viewer};
 use crate::api::extract::{fmt_time, parse_time, store_err};
 use crate::api::tokens::{GenerateRequest, PasswordMode, issue};
@@ -556,7 +556,7 @@ async fn my_vouchers(
     let print_query = got
         .items
         .iter()
-        .map(|v| format!("code={}", super::urlencode(&v.code)))
+        .map(|v| format!("code={}", urlencode(&v.code)))
         .collect::<Vec<_>>()
         .join("&");
     let page = VouchersPage {
@@ -574,10 +574,7 @@ async fn my_vouchers(
             } else {
                 format!("&state={state_filter}")
             };
-            format!(
-                "/staff/vouchers?after={}{state}",
-                super::urlencode(c.as_str())
-            )
+            format!("/staff/vouchers?after={}{state}", urlencode(c.as_str()))
         }),
         first_page,
         print_query,

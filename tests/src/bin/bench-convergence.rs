@@ -11,13 +11,13 @@
 //! target/release/bench-convergence --partition-secs 60 --central 1000 --site 200
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
-use hotspot_tests::faultkit::{Binaries, Fleet, FleetOptions, views};
+use hotspot_tests::faultkit::{Binaries, Fleet, FleetOptions, Work, judge, views};
 use hotspot_tests::sim::CustomerConfig;
 
 #[derive(Parser)]
@@ -65,17 +65,16 @@ async fn main() -> anyhow::Result<()> {
 
     fleet.proxy.blackhole();
     let cut = Instant::now();
-    let mut central = Vec::new();
-    let mut site = Vec::new();
+    let mut work = Work::at_least(1);
     let chunks = |total: u32| (0..total.div_ceil(500)).map(move |i| (total - i * 500).min(500));
     for n in chunks(args.central) {
-        central.extend(fleet.generate(n).await?);
+        work.central(n, fleet.generate(n).await?);
     }
     for n in chunks(args.site) {
-        site.extend(
+        let sold =
             hotspot_tests::faultkit::local::sell_ok(&seller, fleet.router_id, fleet.package.id, n)
-                .await?,
-        );
+                .await?;
+        work.site(n, sold);
     }
     let issued_in = cut.elapsed();
     let partition = Duration::from_secs(args.partition_secs);
@@ -90,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
 
     fleet.proxy.restore();
     let restored = Instant::now();
-    let all: HashSet<String> = central.iter().chain(&site).cloned().collect();
+    let all: HashSet<String> = work.codes().into_iter().collect();
     let (mut t_online, mut t_ledger, mut t_router, mut t_agent) = (None, None, None, None);
     let deadline = restored + Duration::from_secs(900);
     let converged = loop {
@@ -129,26 +128,19 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
 
-    let ledger = views::ledger(&fleet.admin, fleet.router_id).await?;
-    let revenue = views::report_revenue(&fleet.admin).await?;
     let router = fleet.sim.users();
     let used = router.iter().filter(|u| u.uptime > 0).count();
-    let ledger_uptime: u64 = ledger.iter().map(|v| v.uptime_secs).sum();
     let router_uptime: u64 = router.iter().map(|u| u.uptime).sum();
-    fleet.stop_agent()?;
-    let (agent, queued) = views::agent(&fleet.agent_db(), fleet.router_id)?;
-    let prices = HashMap::from([(fleet.package.profile.clone(), fleet.package.price_minor)]);
-    let expected: Vec<String> = all.iter().cloned().collect();
-    let verdict = views::compare(
-        &expected, &ledger, revenue, &agent, queued, &router, &prices,
-    );
+    let views = fleet.read_views().await?;
+    let ledger_uptime: u64 = views.ledger.iter().map(|v| v.uptime_secs).sum();
+    let verdict = judge::compare(&work, &views);
     fleet.shutdown().await.context("shutdown")?;
 
     println!(
         "bench-convergence: link cut {} s; {} central + {} site vouchers issued in {:.1} s",
         args.partition_secs,
-        central.len(),
-        site.len(),
+        work.central.len(),
+        work.site.len(),
         issued_in.as_secs_f64()
     );
     println!("| measure                                   | value |");
@@ -192,7 +184,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("| uptime ledger / router (s, at the end)    | {ledger_uptime} / {router_uptime} |");
     if !verdict.clean() {
-        anyhow::bail!("the views disagree: {}", verdict.problems.join("; "));
+        anyhow::bail!("the views disagree: {}", verdict.problems_text());
     }
     Ok(())
 }

@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
         match scenarios::run(name, &bins, &base.join(name), scale).await {
             Ok(row) => {
                 if !row.verdict.clean() {
-                    failed.push(format!("{name}: {}", row.verdict.problems.join("; ")));
+                    failed.push(format!("{name}: {}", row.verdict.problems_text()));
                 }
                 eprint!("{}", summary::table(std::slice::from_ref(&row)));
                 rows.push(row);

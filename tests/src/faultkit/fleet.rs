@@ -2,6 +2,7 @@
 //! children (so they can be killed with SIGKILL), a link-fault proxy between the agent and the
 //! controller's fleet port, and a simulated router.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::local::LocalStaff;
 use super::proc::{Binaries, Proc, tail};
+use super::views::{self, Views};
 use crate::demo::http::Api;
 use crate::linkfault::LinkFaultProxy;
 use crate::ports::{free_tcp, free_udp};
@@ -365,7 +367,7 @@ impl Fleet {
         let mut last = String::new();
         while Instant::now() < deadline {
             if self.sim.user_count() >= expected.len() {
-                match super::views::ledger(&self.admin, self.router_id).await {
+                match views::ledger(&self.admin, self.router_id).await {
                     Ok(ledger) => {
                         let active = ledger
                             .iter()
@@ -403,6 +405,24 @@ impl Fleet {
             "not converged within {within:?}: {last}\nagent log:\n{}",
             tail(&self.agent_log(), 20)
         )
+    }
+
+    /// Reads the three views for the judge: the ledger and the router while everything runs,
+    /// then the agent's database after stopping the agent.
+    pub async fn read_views(&mut self) -> anyhow::Result<Views> {
+        let ledger = views::ledger(&self.admin, self.router_id).await?;
+        let report_revenue = views::report_revenue(&self.admin).await?;
+        let router = views::router(&self.sim.users());
+        self.stop_agent()?;
+        let (agent, agent_queue) = views::agent(&self.agent_db(), self.router_id)?;
+        Ok(Views {
+            ledger,
+            report_revenue,
+            agent,
+            agent_queue,
+            router,
+            prices: HashMap::from([(self.package.profile.clone(), self.package.price_minor)]),
+        })
     }
 
     /// Stops everything (agent and controller gracefully).

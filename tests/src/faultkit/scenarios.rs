@@ -1,7 +1,8 @@
-//! The scenarios of the fault suite. Each starts its own fleet in `dir`, injects its faults,
-//! waits for the three views to agree and compares them.
+//! The scenarios of the fault suite. Each starts its own fleet in `dir`, injects its faults
+//! while it asks for vouchers (recording what it asked for and what was acknowledged in a
+//! [`Work`] with its own floor), waits for the three views to agree and hands work and views to
+//! the judge ([`judge::compare`]), which fails a run that exercised nothing.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -10,11 +11,12 @@ use anyhow::Context as _;
 use rand::RngExt as _;
 use serde_json::json;
 
+use super::disk::{self, Tmpfs};
 use super::fleet::{Fleet, FleetOptions, codes_of};
+use super::judge::{self, Problem, Work};
 use super::local::{self, LocalStaff};
 use super::proc::Binaries;
 use super::summary::Row;
-use super::views;
 use crate::demo::http::Api;
 use crate::linkfault::{Direction, Faults};
 
@@ -24,6 +26,8 @@ use crate::linkfault::{Direction, Faults};
 /// nothing else running) the seven scenarios take 245–320 s of test time, 150–180 s of wall
 /// time (scenarios 2 to 4 ~35–57 s each; scenario 6 varies most, 37–121 s, as convergence
 /// through 30 % loss took 19–105 s), inside the 10-minute budget, so nothing is scaled down.
+/// Re-measured with the guarded judge (issue 19): 136–146 s wall, about 250 s of test time.
+/// A scale so small that a scenario falls below its floor ([`Work::at_least`]) fails.
 #[derive(Debug, Clone, Copy)]
 pub struct Scale {
     /// Multiplies voucher counts.
@@ -112,52 +116,27 @@ fn split(total: usize, parts: usize) -> Vec<u32> {
         .collect()
 }
 
-/// Ends a scenario: waits for agreement, reads the three views, stops everything. `site`
-/// holds the codes sold at the site: the ledger must say so.
+/// Ends a scenario: waits for agreement, reads the three views, stops everything, and judges
+/// `work` against the views.
 async fn finish(
-    fleet: Fleet,
-    scenario: &str,
-    faults: String,
-    expected: &[String],
-    started: Instant,
-) -> anyhow::Result<Row> {
-    finish_with_site(fleet, scenario, faults, expected, &[], started).await
-}
-
-async fn finish_with_site(
     mut fleet: Fleet,
     scenario: &str,
     faults: String,
-    expected: &[String],
-    site: &[String],
+    work: &Work,
     started: Instant,
 ) -> anyhow::Result<Row> {
     // Not converging is a finding like the others: the views are still compared.
     let waited = Instant::now();
-    let (converge, not_converged) = match fleet.wait_converged(expected, converge_within()).await {
+    let expected = work.codes();
+    let (converge, not_converged) = match fleet.wait_converged(&expected, converge_within()).await {
         Ok(t) => (t, None),
         Err(e) => (waited.elapsed(), Some(format!("{e:#}"))),
     };
-    let ledger = views::ledger(&fleet.admin, fleet.router_id).await?;
-    let revenue = views::report_revenue(&fleet.admin).await?;
-    let router = fleet.sim.users();
-    fleet.stop_agent()?;
-    let (agent, queued) = views::agent(&fleet.agent_db(), fleet.router_id)?;
-    let prices = HashMap::from([(fleet.package.profile.clone(), fleet.package.price_minor)]);
-    let mut verdict = views::compare(expected, &ledger, revenue, &agent, queued, &router, &prices);
-    let site_codes: std::collections::HashSet<&str> = site.iter().map(String::as_str).collect();
-    let wrong_origin = ledger
-        .iter()
-        .filter(|v| site_codes.contains(v.code.as_str()) && v.origin != "site")
-        .count();
-    if wrong_origin > 0 {
-        verdict.problems.push(format!(
-            "{wrong_origin} vouchers sold at the site are not `site` in the ledger"
-        ));
-    }
+    let views = fleet.read_views().await?;
+    let mut verdict = judge::compare(work, &views);
     if let Some(e) = not_converged {
         let first = e.lines().next().unwrap_or_default().to_owned();
-        verdict.problems.insert(0, first);
+        verdict.problems.insert(0, Problem::NotConverged(first));
     }
     fleet.shutdown().await?;
     Ok(Row {
@@ -184,9 +163,10 @@ pub async fn link_flapping(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow:
             tokio::time::sleep(ms(50..300)).await;
         }
     });
-    let mut expected = Vec::new();
+    // Ten batches among the flaps: at least one voucher in each.
+    let mut work = Work::at_least(10);
     for count in split(scale.n(5_000), 10) {
-        expected.extend(fleet.generate(count).await?);
+        work.central(count, fleet.generate(count).await?);
         tokio::time::sleep(Duration::from_millis(1_500)).await;
     }
     flapper.await.context("the flapping task")?;
@@ -195,7 +175,7 @@ pub async fn link_flapping(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow:
         fleet,
         "2-link-flapping",
         format!("{flaps} × cut/restore"),
-        &expected,
+        &work,
         started,
     )
     .await
@@ -208,9 +188,10 @@ pub async fn agent_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::R
     let mut fleet = Fleet::start(bins, dir, &FleetOptions::default()).await?;
     fleet.sim.set_service_time(Duration::from_millis(1));
     let kills = scale.k(30);
-    let mut expected = Vec::new();
+    // Every kill lands with vouchers in flight: at least one issued per round.
+    let mut work = Work::at_least(kills);
     for count in split(scale.n(5_000), kills) {
-        expected.extend(fleet.generate(count).await?);
+        work.central(count, fleet.generate(count).await?);
         tokio::time::sleep(ms(100..1_000)).await;
         fleet.kill_agent();
         fleet.start_agent()?;
@@ -220,23 +201,26 @@ pub async fn agent_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::R
         fleet,
         "3-agent-kill9",
         format!("{kills} × kill -9 agent"),
-        &expected,
+        &work,
         started,
     )
     .await
 }
 
-/// Keeps calling `POST /api/tokens/generate` until a call fails; the codes of every 2xx
-/// answer go into `codes`.
-async fn issue_until_error(api: Api, router: u64, package: u64, codes: Arc<Mutex<Vec<String>>>) {
-    let body = json!({"router_id": router, "package_id": package, "count": 10});
+/// Vouchers per `POST /api/tokens/generate` of scenario 4.
+const PER_CALL: u32 = 10;
+
+/// Keeps calling `POST /api/tokens/generate` until a call fails; every 2xx answer goes into
+/// `work` with the count it asked for.
+async fn issue_until_error(api: Api, router: u64, package: u64, work: Arc<Mutex<Work>>) {
+    let body = json!({"router_id": router, "package_id": package, "count": PER_CALL});
     loop {
         match api.call("POST", "/api/tokens/generate", Some(&body)).await {
             Ok((200..=299, answer)) => match codes_of(&answer) {
-                Ok(c) => codes
+                Ok(c) => work
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .extend(c),
+                    .central(PER_CALL, c),
                 Err(_) => return,
             },
             _ => return,
@@ -250,7 +234,8 @@ pub async fn controller_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyh
     let started = Instant::now();
     let mut fleet = Fleet::start(bins, dir, &FleetOptions::default()).await?;
     let kills = scale.k(10);
-    let codes = Arc::new(Mutex::new(Vec::new()));
+    // At least one answered call per round between kills.
+    let work = Arc::new(Mutex::new(Work::at_least(PER_CALL as usize * kills)));
     for round in 0..kills {
         if round > 0 {
             fleet.start_controller().await?;
@@ -261,7 +246,7 @@ pub async fn controller_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyh
                     fleet.admin.clone(),
                     fleet.router_id,
                     fleet.package.id,
-                    codes.clone(),
+                    work.clone(),
                 ))
             })
             .collect();
@@ -272,20 +257,21 @@ pub async fn controller_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyh
         }
     }
     fleet.start_controller().await?;
-    let expected = codes.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    anyhow::ensure!(!expected.is_empty(), "no generate call answered 2xx");
+    let work = work.lock().unwrap_or_else(PoisonError::into_inner).clone();
     finish(
         fleet,
         "4-controller-kill9",
         format!("{kills} × kill -9 controller mid-generate"),
-        &expected,
+        &work,
         started,
     )
     .await
 }
 
-/// Waits until the router holds at least `n` users.
+/// Waits until the router holds at least `n` users (`n` > 0: an empty router meets a gate of
+/// none).
 async fn router_reaches(fleet: &Fleet, n: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(n > 0, "a gate of 0 users proves nothing");
     let deadline = Instant::now() + converge_within();
     while fleet.sim.user_count() < n {
         anyhow::ensure!(
@@ -304,18 +290,20 @@ pub async fn router_reboot_reset(bins: &Binaries, dir: &Path, scale: Scale) -> a
     let fleet = Fleet::start(bins, dir, &FleetOptions::default()).await?;
     fleet.sim.set_service_time(Duration::from_millis(2));
     let half = scale.n(1_500) as u32;
-    let mut expected = fleet.generate(half).await?;
-    router_reaches(&fleet, expected.len() / 4).await?;
+    // Enough that each gate below waits for at least one user.
+    let mut work = Work::at_least(8);
+    work.central(half, fleet.generate(half).await?);
+    router_reaches(&fleet, (work.central.len() / 4).max(1)).await?;
     fleet.sim.reboot(Duration::from_secs(2));
-    expected.extend(fleet.generate(half).await?);
-    router_reaches(&fleet, expected.len() * 2 / 3).await?;
+    work.central(half, fleet.generate(half).await?);
+    router_reaches(&fleet, (work.central.len() * 2 / 3).max(1)).await?;
     fleet.sim.reset();
     fleet.sim.clear_faults();
     finish(
         fleet,
         "5-router-reboot-reset",
         "reboot (2 s down) + reset, mid-batch".into(),
-        &expected,
+        &work,
         started,
     )
     .await
@@ -333,9 +321,10 @@ pub async fn loss_and_delay(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow
             ..Faults::default()
         },
     );
-    let mut expected = Vec::new();
+    // Four batches through the lossy link: at least one voucher in each.
+    let mut work = Work::at_least(4);
     for count in split(scale.n(1_000), 4) {
-        expected.extend(fleet.generate(count).await?);
+        work.central(count, fleet.generate(count).await?);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // Measured (and compared) with the faults still on: the link never "returns" here.
@@ -343,7 +332,7 @@ pub async fn loss_and_delay(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow
         fleet,
         "6-loss-and-delay",
         "30 % loss + 300 ms delay both ways, whole run".into(),
-        &expected,
+        &work,
         started,
     )
     .await
@@ -362,61 +351,34 @@ pub async fn site_sales_link_cut(bins: &Binaries, dir: &Path, scale: Scale) -> a
     fleet.proxy.blackhole();
     // The agent must see the outage (its QUIC connection times out), not just lose packets.
     local::wait_link(&seller, false, Duration::from_secs(90)).await?;
-    let (mut expected, mut site) = (Vec::new(), Vec::new());
+    // Five rounds of a site sale and a central batch: at least one voucher in each.
+    let mut work = Work::at_least(10).with_site_minimum(5);
     for count in split(scale.n(500), 5) {
-        site.extend(local::sell_ok(&seller, fleet.router_id, fleet.package.id, count).await?);
-        expected.extend(fleet.generate(count).await?);
+        let sold = local::sell_ok(&seller, fleet.router_id, fleet.package.id, count).await?;
+        work.site(count, sold);
+        work.central(count, fleet.generate(count).await?);
     }
     let status = seller.status().await?;
     anyhow::ensure!(
         status["link"]["online"] == false,
         "the link came back early: {status}"
     );
-    expected.extend(site.iter().cloned());
     fleet.proxy.restore();
-    finish_with_site(
+    finish(
         fleet,
         "1-site-sales-link-cut",
         format!(
             "link cut ≥ 30 s (agent offline), {} sold at the site",
-            site.len()
+            work.site.len()
         ),
-        &expected,
-        &site,
+        &work,
         started,
     )
     .await
 }
 
-/// A tmpfs mounted for the agent's data; unmounted when dropped.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(path: &Path, size: &str) -> anyhow::Result<Tmpfs> {
-        std::fs::create_dir_all(path)?;
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(path)
-            .output()
-            .context("running mount")?;
-        anyhow::ensure!(
-            out.status.success(),
-            "scenario 7 needs to mount a small tmpfs for the agent's disk (run as root, or in a \
-             container allowed to mount): `mount -t tmpfs` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        Ok(Tmpfs(path.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
+/// Vouchers per sale while the agent's disk is full.
+const FULL_SALE: u32 = 50;
 
 /// How long one sale may take before it counts as hanging.
 const SALE_WITHIN: Duration = Duration::from_secs(15);
@@ -432,13 +394,13 @@ enum Recovery {
     TimedOut,
 }
 
-/// Sells `batch` at the site until it is accepted (its codes go into `site`), the agent exits,
-/// or `within` passes.
+/// Sells `batch` at the site until it is accepted (recorded in `work`), the agent exits, or
+/// `within` passes.
 async fn sell_again(
     seller: &LocalStaff,
     fleet: &mut Fleet,
     batch: u32,
-    site: &mut Vec<String>,
+    work: &mut Work,
     within: Duration,
 ) -> anyhow::Result<Recovery> {
     let deadline = Instant::now() + within;
@@ -448,7 +410,7 @@ async fn sell_again(
         }
         let sale = seller.sell(fleet.router_id, fleet.package.id, batch as usize);
         if let Ok(Ok((200, answer))) = tokio::time::timeout(SALE_WITHIN, sale).await {
-            site.extend(codes_of(&answer)?);
+            work.site(batch, codes_of(&answer)?);
             return Ok(Recovery::Sold);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -456,27 +418,11 @@ async fn sell_again(
     Ok(Recovery::TimedOut)
 }
 
-/// Writes `path` until the file system is full.
-fn fill(path: &Path) -> anyhow::Result<u64> {
-    use std::io::Write as _;
-    let mut f = std::fs::File::create(path)?;
-    let chunk = vec![0xa5u8; 64 * 1024];
-    let mut written = 0u64;
-    loop {
-        match f.write(&chunk) {
-            Ok(0) => return Ok(written),
-            Ok(n) => written += n as u64,
-            Err(e) if e.raw_os_error() == Some(28) => return Ok(written),
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
 /// Scenario 7: The agent's disk fills up: sales at the site are refused with a clear message, nothing
 /// accepted is lost (site or central), and selling works again once space returns.
 pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
     let started = Instant::now();
-    let fs = Tmpfs::mount(&dir.join("agent-disk"), "48m")?;
+    let fs = Tmpfs::mount(&dir.join("agent-disk"), "48m").context("scenario 7")?;
     let opts = FleetOptions {
         local_api: true,
         agent_dir: Some(fs.0.join("agent")),
@@ -485,21 +431,22 @@ pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyho
     let fleet = Fleet::start(bins, dir, &opts).await?;
     let seller = fleet.local_login(Duration::from_secs(60)).await?;
     let batch = scale.n(100) as u32;
-    let mut site = local::sell_ok(&seller, fleet.router_id, fleet.package.id, batch).await?;
-    let mut expected = fleet.generate(batch).await?;
+    // Sold at the site before the disk fills and after it recovers; sold centrally before and
+    // while it is full.
+    let mut work = Work::at_least(4).with_site_minimum(2);
+    let sold = local::sell_ok(&seller, fleet.router_id, fleet.package.id, batch).await?;
+    work.site(batch, sold);
+    work.central(batch, fleet.generate(batch).await?);
     fleet
-        .wait_converged(
-            &[expected.clone(), site.clone()].concat(),
-            converge_within(),
-        )
+        .wait_converged(&work.codes(), converge_within())
         .await?;
 
     let filler = fs.0.join("filler");
-    fill(&filler)?;
+    disk::fill(&filler)?;
     let mut problems = Vec::new();
     let mut refusal = None;
     for _ in 0..50 {
-        let sale = seller.sell(fleet.router_id, fleet.package.id, 50);
+        let sale = seller.sell(fleet.router_id, fleet.package.id, FULL_SALE as usize);
         let (status, answer) = match tokio::time::timeout(SALE_WITHIN, sale).await {
             Ok(answer) => answer?,
             Err(_) => {
@@ -510,7 +457,7 @@ pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyho
             }
         };
         match status {
-            200 => site.extend(codes_of(&answer)?),
+            200 => work.site(FULL_SALE, codes_of(&answer)?),
             507 => {
                 refusal = Some(answer);
                 break;
@@ -524,14 +471,14 @@ pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyho
         None => problems.push("no sale was refused while the agent's disk was full".into()),
     }
     // Sold centrally meanwhile: reaches the site once it has space again.
-    expected.extend(fleet.generate(batch).await?);
+    work.central(batch, fleet.generate(batch).await?);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     std::fs::remove_file(&filler)?;
     let mut fleet = fleet;
     let mut seller = seller;
     let mut how = "without a restart".to_owned();
-    match sell_again(&seller, &mut fleet, batch, &mut site, RECOVER_WITHIN).await? {
+    match sell_again(&seller, &mut fleet, batch, &mut work, RECOVER_WITHIN).await? {
         Recovery::Sold => {}
         Recovery::AgentExited(status) => {
             // The agent's way back from ENOSPC: it exits once space returns, and the service
@@ -539,7 +486,7 @@ pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyho
             how = format!("after the agent exited ({status}) and was restarted");
             fleet.start_agent()?;
             seller = fleet.local_login(Duration::from_secs(60)).await?;
-            if sell_again(&seller, &mut fleet, batch, &mut site, RECOVER_WITHIN).await?
+            if sell_again(&seller, &mut fleet, batch, &mut work, RECOVER_WITHIN).await?
                 != Recovery::Sold
             {
                 problems.push("selling did not recover after the agent's restart".into());
@@ -555,22 +502,15 @@ pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyho
             fleet.kill_agent();
             fleet.start_agent()?;
             seller = fleet.local_login(Duration::from_secs(60)).await?;
-            sell_again(&seller, &mut fleet, batch, &mut site, RECOVER_WITHIN).await?;
+            sell_again(&seller, &mut fleet, batch, &mut work, RECOVER_WITHIN).await?;
         }
     }
-    expected.extend(site.iter().cloned());
     let faults = format!("tmpfs filled: refused with 507 storage_full; recovered {how}");
-    let mut row = finish_with_site(
-        fleet,
-        "7-agent-disk-full",
-        faults,
-        &expected,
-        &site,
-        started,
-    )
-    .await;
+    let mut row = finish(fleet, "7-agent-disk-full", faults, &work, started).await;
     if let Ok(row) = &mut row {
-        row.verdict.problems.extend(problems);
+        row.verdict
+            .problems
+            .extend(problems.into_iter().map(Problem::Scenario));
     }
     drop(fs);
     row

@@ -1,10 +1,11 @@
 //! One row per scenario, and the summary table (printed, and written to
-//! `target/fault-summary.txt`).
+//! `target/fault-summary.txt`): what each scenario asked for and was acknowledged, then what
+//! the judge found.
 
 use std::path::Path;
 use std::time::Duration;
 
-use super::views::Verdict;
+use super::judge::Verdict;
 
 /// What one scenario did and found.
 #[derive(Debug, Clone)]
@@ -21,26 +22,34 @@ pub struct Row {
 }
 
 impl Row {
-    /// Panics with every problem found, unless the views agreed.
+    /// Panics with every problem the judge found (an empty run among them).
     pub fn assert_clean(&self) {
         assert!(
             self.verdict.clean(),
             "{}: {}",
             self.scenario,
-            self.verdict.problems.join("; ")
+            self.verdict.problems_text()
         );
     }
 
     fn line(&self) -> String {
         let v = &self.verdict;
+        let site = match v.site {
+            (0, 0) => "-".to_owned(),
+            (requested, sold) => format!("{sold}/{requested}"),
+        };
         format!(
-            "| {:<28} | {:>8} | {:>4} | {:>10} | {:>7} | {:>7} | {:>12.1} | {:>7.1} | {}",
+            "| {:<28} | {:>9} | {:>5} | {:>9} | {:>8} | {:>4} | {:>10} | {:>7} | {:>7} | {:<5} | {:>12.1} | {:>8.1} | {}",
             self.scenario,
+            v.requested,
+            v.acknowledged,
+            site,
             v.vouchers,
             v.lost,
             v.duplicated,
             v.unknown,
             if v.revenue_equal() { "equal" } else { "DIFFER" },
+            if v.clean() { "pass" } else { "FAIL" },
             self.converge.as_secs_f64(),
             self.wall.as_secs_f64(),
             self.faults,
@@ -48,8 +57,11 @@ impl Row {
     }
 }
 
-const HEADER: &str = "| scenario                     | vouchers | lost | duplicated | unknown | revenue | converge (s) | wall (s) | faults\n\
-|------------------------------|----------|------|------------|---------|---------|--------------|----------|-------";
+/// `requested` and `acked`: vouchers asked for and acknowledged (central and site); `site`:
+/// site sales made / requested; `vouchers`: paid vouchers the judge looked for; `judge`: `FAIL`
+/// with any problem (the test's message and the suite's error name them).
+const HEADER: &str = "| scenario                     | requested | acked | site      | vouchers | lost | duplicated | unknown | revenue | judge | converge (s) | wall (s) | faults\n\
+|------------------------------|-----------|-------|-----------|----------|------|------------|---------|---------|-------|--------------|----------|-------";
 
 /// The table of `rows`.
 pub fn table(rows: &[Row]) -> String {
@@ -86,4 +98,67 @@ pub fn write_table(target: &Path, rows: &[Row]) -> std::io::Result<String> {
     std::fs::create_dir_all(target)?;
     std::fs::write(target.join("fault-summary.txt"), &text)?;
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faultkit::judge::{Problem, Verdict};
+
+    #[test]
+    fn a_row_shows_the_work_and_fails_an_empty_run() {
+        let row = |verdict| Row {
+            scenario: "9-example".into(),
+            faults: "none".into(),
+            verdict,
+            converge: Duration::ZERO,
+            wall: Duration::from_secs(1),
+        };
+        let clean = Verdict {
+            requested: 12,
+            acknowledged: 12,
+            site: (2, 2),
+            vouchers: 12,
+            ..Verdict::default()
+        };
+        let empty = Verdict {
+            problems: vec![Problem::NothingExercised],
+            ..Verdict::default()
+        };
+        let text = table(&[row(clean), row(empty)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        let cells =
+            |line: &str| -> Vec<String> { line.split('|').map(|c| c.trim().to_owned()).collect() };
+        assert_eq!(
+            cells(lines[2])[1..11],
+            [
+                "9-example",
+                "12",
+                "12",
+                "2/2",
+                "12",
+                "0",
+                "0",
+                "0",
+                "equal",
+                "pass"
+            ]
+        );
+        assert_eq!(
+            cells(lines[3])[1..11],
+            [
+                "9-example",
+                "0",
+                "0",
+                "-",
+                "0",
+                "0",
+                "0",
+                "0",
+                "equal",
+                "FAIL"
+            ]
+        );
+    }
 }

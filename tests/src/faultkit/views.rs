@@ -1,7 +1,8 @@
 //! The three views a scenario ends with — the ledger (controller API), the agent's database (opened
-//! after the agent stopped), the simulated router's users — and their comparison.
+//! after the agent stopped), the simulated router's users — read into [`Views`] for the judge
+//! ([`super::judge::compare`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,6 +30,42 @@ pub struct AgentVoucher {
     pub code: String,
     pub profile: String,
     pub status: DesiredStatus,
+}
+
+/// A hotspot user on the router. The router's view is a list, not a set keyed by name: a name
+/// held twice (under two hotspot servers, say) shows as a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterUser {
+    pub name: String,
+    pub server: String,
+    pub profile: String,
+}
+
+/// What the three views held at the end of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Views {
+    pub ledger: Vec<LedgerVoucher>,
+    /// Today's revenue in the ledger's reconciliation report, minor units.
+    pub report_revenue: i64,
+    pub agent: Vec<AgentVoucher>,
+    /// Items left in the agent's apply queue.
+    pub agent_queue: usize,
+    pub router: Vec<RouterUser>,
+    /// A router profile's package price (how the agent's and the router's revenue are
+    /// counted).
+    pub prices: HashMap<String, i64>,
+}
+
+/// The simulated router's users.
+pub fn router(users: &[SimUser]) -> Vec<RouterUser> {
+    users
+        .iter()
+        .map(|u| RouterUser {
+            name: u.name.clone(),
+            server: u.server.clone(),
+            profile: u.profile.clone(),
+        })
+        .collect()
 }
 
 /// Every voucher of `router` in the ledger (`GET /api/tokens/all`, all pages).
@@ -97,161 +134,4 @@ pub fn agent(db_path: &Path, router: u64) -> anyhow::Result<(Vec<AgentVoucher>, 
         .collect();
     let queued = store.queue_len(RouterId(router));
     Ok((desired, queued))
-}
-
-/// What the comparison found.
-#[derive(Debug, Clone, Default)]
-pub struct Verdict {
-    /// Paid vouchers: every code whose issuing call answered 2xx, and every ledger voucher that
-    /// is not failed or revoked.
-    pub vouchers: usize,
-    /// Paid vouchers missing from at least one view.
-    pub lost: usize,
-    /// Codes more than once in some view.
-    pub duplicated: usize,
-    /// Router users (or agent entries) the ledger does not know.
-    pub unknown: usize,
-    /// Revenue: the ledger's report, the ledger's vouchers, the agent's, the router's.
-    pub revenue: [i64; 4],
-    /// Everything wrong, for people.
-    pub problems: Vec<String>,
-}
-
-impl Verdict {
-    pub fn revenue_equal(&self) -> bool {
-        self.revenue.iter().all(|r| *r == self.revenue[0])
-    }
-
-    pub fn clean(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
-
-fn counts<'a>(codes: impl Iterator<Item = &'a str>) -> HashMap<&'a str, usize> {
-    let mut m = HashMap::new();
-    for c in codes {
-        *m.entry(c).or_insert(0) += 1;
-    }
-    m
-}
-
-/// The three views compared. `expected` holds the codes whose issuing call answered 2xx;
-/// `prices` maps a router profile to its package's price (how the agent's and the router's
-/// revenue are counted).
-pub fn compare(
-    expected: &[String],
-    ledger: &[LedgerVoucher],
-    report_revenue: i64,
-    agent: &[AgentVoucher],
-    agent_queue: usize,
-    router: &[SimUser],
-    prices: &HashMap<String, i64>,
-) -> Verdict {
-    let mut v = Verdict::default();
-    let paid_states = |s: &str| !matches!(s, "failed" | "revoked" | "removed");
-    let l = counts(ledger.iter().map(|x| x.code.as_str()));
-    let a = counts(
-        agent
-            .iter()
-            .filter(|x| x.status == DesiredStatus::OnRouter)
-            .map(|x| x.code.as_str()),
-    );
-    let r = counts(router.iter().map(|u| u.name.as_str()));
-    let mut paid: HashSet<&str> = expected.iter().map(String::as_str).collect();
-    paid.extend(
-        ledger
-            .iter()
-            .filter(|x| paid_states(&x.state))
-            .map(|x| x.code.as_str()),
-    );
-    v.vouchers = paid.len();
-    let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
-    for code in &paid {
-        let mut lost = false;
-        for (view, m) in [("ledger", &l), ("agent", &a), ("router", &r)] {
-            if !m.contains_key(code) {
-                *missing.entry(view).or_insert(0) += 1;
-                lost = true;
-            }
-        }
-        v.lost += usize::from(lost);
-    }
-    for (view, n) in missing {
-        v.problems
-            .push(format!("{n} paid vouchers missing from the {view}"));
-    }
-    let dup: HashSet<&str> = [&l, &a, &r]
-        .iter()
-        .flat_map(|m| m.iter().filter(|(_, n)| **n > 1).map(|(c, _)| *c))
-        .collect();
-    v.duplicated = dup.len();
-    if v.duplicated > 0 {
-        v.problems
-            .push(format!("{} codes more than once in a view", v.duplicated));
-    }
-    let unknown_router = r.keys().filter(|c| !l.contains_key(*c)).count();
-    let unknown_agent = agent
-        .iter()
-        .filter(|x| !l.contains_key(x.code.as_str()))
-        .count();
-    v.unknown = unknown_router + unknown_agent;
-    if unknown_router > 0 {
-        v.problems.push(format!(
-            "{unknown_router} users on the router the ledger does not know"
-        ));
-    }
-    if unknown_agent > 0 {
-        v.problems.push(format!(
-            "{unknown_agent} agent entries the ledger does not know"
-        ));
-    }
-    let not_on_router: Vec<_> = agent
-        .iter()
-        .filter(|x| x.status != DesiredStatus::OnRouter)
-        .map(|x| format!("{}={:?}", x.code, x.status))
-        .take(5)
-        .collect();
-    if !not_on_router.is_empty() {
-        v.problems.push(format!(
-            "agent entries not confirmed on the router: {not_on_router:?}…"
-        ));
-    }
-    if agent_queue > 0 {
-        v.problems.push(format!(
-            "{agent_queue} items still in the agent's apply queue"
-        ));
-    }
-    let not_active: Vec<_> = ledger
-        .iter()
-        .filter(|x| matches!(x.state.as_str(), "issued" | "queued" | "failed"))
-        .map(|x| format!("{}={}", x.code, x.state))
-        .take(5)
-        .collect();
-    if !not_active.is_empty() {
-        v.problems.push(format!(
-            "ledger vouchers not on their router: {not_active:?}…"
-        ));
-    }
-    let price = |p: &str| prices.get(p).copied().unwrap_or(0);
-    v.revenue = [
-        report_revenue,
-        ledger
-            .iter()
-            .filter(|x| paid_states(&x.state))
-            .map(|x| x.price_minor)
-            .sum(),
-        agent
-            .iter()
-            .filter(|x| x.status == DesiredStatus::OnRouter)
-            .map(|x| price(&x.profile))
-            .sum(),
-        router.iter().map(|u| price(&u.profile)).sum(),
-    ];
-    if !v.revenue_equal() {
-        v.problems.push(format!(
-            "revenue differs: report {}, ledger {}, agent {}, router {}",
-            v.revenue[0], v.revenue[1], v.revenue[2], v.revenue[3]
-        ));
-    }
-    v
 }

@@ -21,6 +21,8 @@ pub struct SimUser {
     pub name: String,
     pub password: String,
     pub profile: String,
+    /// The hotspot server it belongs to (`all` unless set).
+    pub server: String,
     /// Seconds.
     pub limit_uptime: Option<u64>,
     pub limit_bytes_total: Option<u64>,
@@ -41,6 +43,7 @@ impl From<&User> for SimUser {
             name: s(&u.name),
             password: s(&u.password),
             profile: s(&u.profile),
+            server: s(&u.server),
             limit_uptime: u.limit_uptime,
             limit_bytes_total: u.limit_bytes_total,
             uptime: u.uptime_ms / 1000,

@@ -17,7 +17,7 @@ use hotspot_ui::fmt::{bytes, duration};
 use hotspot_ui::{Flash, Layout};
 use serde::Deserialize;
 
-use super::{AdminViewer, Done, FormError, ago, api_admin, layout_for, unix, when};
+use super::common::{Done, FormError, ago, api_admin, sentence, unix, when};
 use crate::api::error::ApiError;
 use crate::api::extract::{JsonBody, PathParam, store_err};
 use crate::api::routers::input::CreateRouter;
@@ -25,8 +25,9 @@ use crate::api::routers::{RouterStatus, freshness_secs, live, status_of};
 use crate::app::AppState;
 use crate::store::RouterRecord;
 use crate::web::error::{PageResult, WebError, redirect};
-use crate::web::render;
-use crate::web::session::CsrfForm;
+use crate::web::layout::layout_for;
+use crate::web::render::render;
+use crate::web::session::{AdminViewer, CsrfForm};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -437,7 +438,7 @@ async fn draw_detail(
             ]
         }
         Err(e) => {
-            stats_note = super::sentence(e.message());
+            stats_note = sentence(e.message());
             Vec::new()
         }
     };
@@ -458,7 +459,7 @@ async fn draw_detail(
             ),
             String::new(),
         ),
-        Err(e) => (None, super::sentence(e.message())),
+        Err(e) => (None, sentence(e.message())),
     };
     let info = r
         .info
@@ -538,7 +539,7 @@ async fn test(
                     )),
                 }
             }
-            Err(e) => Flash::error(super::sentence(e.message())),
+            Err(e) => Flash::error(sentence(e.message())),
         };
     draw_detail(&state, &admin, id, Some(flash)).await
 }
@@ -570,7 +571,7 @@ async fn sync(
                 ))
             }
         }
-        Err(e) => Flash::error(super::sentence(e.message())),
+        Err(e) => Flash::error(sentence(e.message())),
     };
     draw_detail(&state, &admin, id, Some(flash)).await
 }
@@ -597,7 +598,7 @@ async fn kick(
         Err(e) => {
             let flash = Flash::error(format!(
                 "The session could not be ended. {}",
-                super::sentence(e.message())
+                sentence(e.message())
             ));
             draw_detail(&state, &admin, id, Some(flash)).await
         }
@@ -617,7 +618,7 @@ async fn remove(
         Err(e) => {
             let flash = Flash::error(format!(
                 "The router was not removed. {}",
-                super::sentence(e.message())
+                sentence(e.message())
             ));
             draw_detail(&state, &admin, id, Some(flash)).await
         }

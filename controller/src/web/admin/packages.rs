@@ -14,14 +14,15 @@ use hotspot_ui::Layout;
 use hotspot_ui::fmt::{bytes, duration};
 use serde::Deserialize;
 
-use super::{AdminViewer, Done, FormError, api_admin, layout_for};
+use super::common::{Done, FormError, api_admin};
 use crate::api::extract::{JsonBody, PathParam, store_err};
 use crate::api::packages::{HumanValue, PackageRequest};
 use crate::app::AppState;
 use crate::store::PackageRecord;
 use crate::web::error::{PageResult, WebError, redirect};
-use crate::web::render;
-use crate::web::session::CsrfForm;
+use crate::web::layout::layout_for;
+use crate::web::render::render;
+use crate::web::session::{AdminViewer, CsrfForm};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -19,15 +19,16 @@ use axum::routing::{get, post};
 use hotspot_shared::domain::{Currency, Money};
 use hotspot_ui::{Flash, Layout};
 
+use super::common::{Done, api_admin, sentence, when};
 use super::packages::price_text;
-use super::{AdminViewer, Done, api_admin, layout_for, when};
 use crate::api::extract::store_err;
 use crate::app::AppState;
 use crate::jobs::{csv, reconcile};
 use crate::store::{PageRequest, Report, Revenue, Tally};
 use crate::web::error::{PageResult, WebError, redirect};
-use crate::web::render;
-use crate::web::session::CsrfForm;
+use crate::web::layout::layout_for;
+use crate::web::render::render;
+use crate::web::session::{AdminViewer, CsrfForm};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -478,7 +479,7 @@ async fn run(
             let page = ListPage {
                 layout: layout_for(&admin, "Reports").with_flash(Some(Flash::error(format!(
                     "The reconciliation did not run: {}",
-                    super::sentence(e.message())
+                    sentence(e.message())
                 )))),
                 days: recent(&state)?.iter().map(day_line).collect(),
                 chart: String::new(),

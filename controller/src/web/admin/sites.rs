@@ -12,13 +12,14 @@ use axum::routing::{get, post};
 use hotspot_ui::Layout;
 use serde::Deserialize;
 
-use super::{AdminViewer, FormError, ago, api_admin, layout_for, unix};
+use super::common::{FormError, ago, api_admin, unix};
 use crate::api::extract::{JsonBody, PathParam, store_err};
 use crate::api::sites::{CreateSite, EnrollmentToken};
 use crate::app::AppState;
 use crate::web::error::{PageResult, WebError};
-use crate::web::render;
-use crate::web::session::CsrfForm;
+use crate::web::layout::layout_for;
+use crate::web::render::render;
+use crate::web::session::{AdminViewer, CsrfForm};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -16,15 +16,16 @@ use hotspot_shared::domain::StaffId;
 use hotspot_ui::{Flash, Layout};
 use rand::RngExt;
 
-use super::{AdminViewer, Done, FormError, api_admin, layout_for, when};
+use super::common::{Done, FormError, api_admin, when};
 use crate::api::auth::RoleName;
 use crate::api::extract::{JsonBody, PathParam, store_err};
 use crate::api::staff::{CreateStaff, ResetPassword, UpdateStaff};
 use crate::app::AppState;
 use crate::store::{Role, StaffRecord};
 use crate::web::error::{PageResult, WebError, redirect};
-use crate::web::render;
-use crate::web::session::CsrfForm;
+use crate::web::layout::layout_for;
+use crate::web::render::render;
+use crate::web::session::{AdminViewer, CsrfForm};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -16,14 +16,14 @@ use hotspot_shared::domain::VoucherState;
 use hotspot_ui::{Flash, Layout};
 use serde::Deserialize;
 
-use super::{AdminViewer, Done, FormError, api_admin, layout_for, when};
+use super::common::{Done, FormError, api_admin, sentence, when};
 use crate::api::extract::{PathParam, QueryParams, parse_time, store_err};
 use crate::api::tokens::{AllQuery, StateName, VoucherView};
 use crate::app::AppState;
 use crate::web::error::{PageResult, redirect};
-use crate::web::render;
-use crate::web::session::CsrfForm;
-use crate::web::urlencode;
+use crate::web::layout::layout_for;
+use crate::web::render::{render, urlencode};
+use crate::web::session::{AdminViewer, CsrfForm};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -328,7 +328,7 @@ async fn revoke(
         Err(e) => {
             let flash = Flash::error(format!(
                 "Voucher {code} was not revoked: {}",
-                super::sentence(e.message())
+                sentence(e.message())
             ));
             let filter: Filter = back
                 .split_once('?')
