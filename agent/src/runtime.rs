@@ -102,6 +102,10 @@ impl AgentHandle {
         core.set_link(link);
         core.spawn(supervise(core.clone()));
         core.spawn(watch_commands(core.clone(), store.commands()));
+        match hotspot_storage::control::serve(db.clone(), &dir, DB_FILE) {
+            Ok(backups) => drop(core.spawn(backups)),
+            Err(e) => tracing::warn!("no backup socket, so backups need a stopped agent: {e}"),
+        }
         if core.settings.exit_when_storage_recovers {
             core.spawn(exit_when_storage_recovers(core.clone()));
         }

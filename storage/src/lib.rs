@@ -20,8 +20,12 @@
 //!   covers its write.
 //! - [`powercut`]: a backend that keeps every byte written since the last sync apart and drops
 //!   it on command — what a power cut does — so tests can prove the rule above.
+//! - [`backup`] and [`control`]: a data directory's database snapshot and files in one archive,
+//!   taken beside a running process through its backup socket, and restored.
 
+pub mod backup;
 mod barrier;
+pub mod control;
 mod db;
 mod error;
 pub mod powercut;

@@ -236,3 +236,229 @@ async fn vouchers_land_once_through_real_processes_killed_mid_flow() {
     drop(controller);
     router_sim.shutdown().await;
 }
+
+/// Runs a one-shot command of a binary; its status and its stdout and stderr as one text.
+fn run_cmd(mut cmd: Command) -> (bool, String) {
+    let out = cmd.output().expect("the command runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn backup_cmd(mut cmd: Command, data: &Path, to: &Path) -> (bool, String) {
+    cmd.args(["backup", "--data-dir"])
+        .arg(data)
+        .arg("--to")
+        .arg(to);
+    run_cmd(cmd)
+}
+
+fn restore_cmd(mut cmd: Command, data: &Path, from: &Path, force: bool) -> (bool, String) {
+    cmd.args(["restore", "--data-dir"])
+        .arg(data)
+        .arg("--from")
+        .arg(from);
+    if force {
+        cmd.arg("--force");
+    }
+    run_cmd(cmd)
+}
+
+/// The package names of the ledger, from the API.
+async fn package_names(api: &Api) -> Vec<String> {
+    let list = api
+        .expect_ok("GET", "/api/packages", None)
+        .await
+        .expect("packages");
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The package names an agent's database holds (the catalogue the controller pushed).
+fn agent_catalogue(data: &Path) -> Vec<String> {
+    let db = hotspot_agent::store::open_db(&data.join(hotspot_agent::identity::DB_FILE))
+        .expect("the agent's database opens");
+    let store = hotspot_agent::store::Store::open(&db).expect("store");
+    store
+        .catalogue()
+        .expect("catalogue")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.name)
+        .collect()
+}
+
+/// The `<ca-sha256>` part of an enrollment token `hfe1.<site>.<secret>.<ca-sha256>`.
+fn token_ca(token: &str) -> String {
+    token.rsplit('.').next().expect("token parts").to_owned()
+}
+
+/// `backup` while `serve` and `run` are up, through their backup sockets; `restore` refuses a
+/// directory in use and a non-empty one without `--force`; what was committed at the backup is
+/// back after a restore, and what came after is not; the restored controller serves with the
+/// same fleet CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_taken_while_running_restore_what_was_there_at_the_backup() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (http, fleet) = (free_tcp(), free_udp());
+    let controller_dir = dir.path().join("controller");
+    let agent_dir = dir.path().join("agent");
+    let status = controller_cmd()
+        .args(["admin", "create", "--data-dir"])
+        .arg(&controller_dir)
+        .args([
+            "--username",
+            "admin",
+            "--password-env",
+            "E2E_ADMIN_PASSWORD",
+        ])
+        .env("E2E_ADMIN_PASSWORD", "e2e-admin-password")
+        .status()
+        .expect("admin create runs");
+    assert!(status.success());
+    let controller = start_controller(dir.path(), http, fleet);
+    let anonymous = Api::new(http);
+    healthy(&anonymous).await;
+    let admin = anonymous
+        .login("admin", "e2e-admin-password")
+        .await
+        .expect("login");
+    admin
+        .expect_ok(
+            "POST",
+            "/api/sites",
+            Some(&json!({"id": "cafe", "name": "Café"})),
+        )
+        .await
+        .expect("site");
+    admin
+        .expect_ok("POST", "/api/packages", Some(&json!({"name": "before", "price_minor": 100, "currency": "USD", "time_limit": "1h"})))
+        .await
+        .expect("package");
+    let token = admin
+        .expect_ok("POST", "/api/sites/cafe/enrollment", Some(&json!({})))
+        .await
+        .expect("token")["token"]
+        .as_str()
+        .expect("token text")
+        .to_owned();
+    let status = agent_cmd()
+        .args([
+            "enroll",
+            "--controller",
+            &fleet.to_string(),
+            "--token",
+            &token,
+        ])
+        .args(["--server-name", "localhost", "--data-dir"])
+        .arg(&agent_dir)
+        .status()
+        .expect("enroll runs");
+    assert!(status.success(), "enroll: {status}");
+    let agent = start_agent(dir.path(), fleet);
+    let agent_db = agent_dir.join(hotspot_agent::identity::DB_FILE);
+    eventually(30, "the agent opened its database", || agent_db.is_file()).await;
+
+    // The agent's backup, taken while it runs, until it holds the catalogue pushed to it.
+    let restored_agent = dir.path().join("agent-restored");
+    let mut tries = 0;
+    let agent_backup = loop {
+        tries += 1;
+        let file = dir.path().join(format!("agent-{tries}.tar"));
+        let (ok, out) = backup_cmd(agent_cmd(), &agent_dir, &file);
+        assert!(ok && out.contains("backup written"), "agent backup: {out}");
+        let _ = std::fs::remove_dir_all(&restored_agent);
+        let (ok, out) = restore_cmd(agent_cmd(), &restored_agent, &file, false);
+        assert!(ok, "agent restore into a new dir: {out}");
+        if agent_catalogue(&restored_agent) == ["before"] {
+            break file;
+        }
+        assert!(
+            tries < 100,
+            "the catalogue never reached the agent's backups"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (ok, out) = backup_cmd(controller_cmd(), &controller_dir, &dir.path().join("c.tar"));
+    assert!(
+        ok && out.contains("backup written"),
+        "controller backup: {out}"
+    );
+    let (ok, out) = backup_cmd(controller_cmd(), &controller_dir, &dir.path().join("c.tar"));
+    assert!(!ok && out.contains("never overwrites"), "{out}");
+
+    // After the backups: a second package, pushed to the agent too.
+    admin
+        .expect_ok("POST", "/api/packages", Some(&json!({"name": "after", "price_minor": 200, "currency": "USD", "time_limit": "2h"})))
+        .await
+        .expect("package");
+    let (ok, out) = restore_cmd(
+        controller_cmd(),
+        &controller_dir,
+        &dir.path().join("c.tar"),
+        true,
+    );
+    assert!(
+        !ok && out.contains("in use"),
+        "restore under a running controller: {out}"
+    );
+    for i in 0.. {
+        let probe = dir.path().join(format!("agent-later-{i}.tar"));
+        assert!(backup_cmd(agent_cmd(), &agent_dir, &probe).0);
+        let later = dir.path().join(format!("agent-later-{i}"));
+        assert!(restore_cmd(agent_cmd(), &later, &probe, false).0);
+        if agent_catalogue(&later).len() == 2 {
+            break;
+        }
+        assert!(i < 100, "the second package never reached the agent");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    controller.kill9();
+    agent.kill9();
+
+    // The controller back from its backup: "before" and the admin are there, "after" is not,
+    // and tokens carry the same fleet CA.
+    let (ok, out) = restore_cmd(
+        controller_cmd(),
+        &controller_dir,
+        &dir.path().join("c.tar"),
+        false,
+    );
+    assert!(!ok && out.contains("not empty"), "{out}");
+    let (ok, out) = restore_cmd(
+        controller_cmd(),
+        &controller_dir,
+        &dir.path().join("c.tar"),
+        true,
+    );
+    assert!(ok && out.contains("is now"), "restore --force: {out}");
+    let controller = start_controller(dir.path(), http, fleet);
+    healthy(&anonymous).await;
+    let admin = anonymous
+        .login("admin", "e2e-admin-password")
+        .await
+        .expect("login on the restored ledger");
+    assert_eq!(package_names(&admin).await, ["before"]);
+    let again = admin
+        .expect_ok("POST", "/api/sites/cafe/enrollment", Some(&json!({})))
+        .await
+        .expect("token from the restored controller");
+    assert_eq!(
+        token_ca(again["token"].as_str().expect("token")),
+        token_ca(&token),
+        "the same fleet CA"
+    );
+    // The agent's first backup, restored over its directory, has only what it had then.
+    let (ok, out) = restore_cmd(agent_cmd(), &agent_dir, &agent_backup, true);
+    assert!(ok, "agent restore --force: {out}");
+    assert_eq!(agent_catalogue(&agent_dir), ["before"]);
+    drop(controller);
+}

@@ -4,10 +4,12 @@
 //! - `enroll`: turn a one-time token into this agent's key, certificate and master key;
 //! - `run`: the agent itself (fleet link, apply queue, jobs) until SIGINT or SIGTERM;
 //! - `probe`: connect to a router and print what it finds, to check settings by hand;
+//! - `backup` / `restore`: the data directory in one archive (while `run` is up, too), and back;
 //! - `config`: print the documented default configuration, or check a file.
 //!
 //! Errors are one line a person can act on, with an exit code per kind of cause.
 
+pub mod backup;
 pub mod enroll;
 pub mod probe;
 pub mod run;
@@ -31,6 +33,11 @@ enum Command {
     Run(run::RunArgs),
     /// Connect to a router and print its identity, health and hotspot users.
     Probe(probe::ProbeArgs),
+    /// Write the data directory (a consistent snapshot of the queues, keys, certificates) to
+    /// one archive; works while `run` is up.
+    Backup(backup::BackupArgs),
+    /// Put an archive written by `backup` in place as the data directory (agent stopped).
+    Restore(backup::RestoreArgs),
     /// Print the default configuration file, or check one.
     Config(run::ConfigArgs),
 }
@@ -52,8 +59,11 @@ pub fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Command::Config(args) = cli.command {
-        return run::config(args);
+    match cli.command {
+        Command::Config(args) => return run::config(args),
+        Command::Backup(args) => return backup::backup(args),
+        Command::Restore(args) => return backup::restore(args),
+        _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -70,6 +80,6 @@ pub fn main() -> ExitCode {
         Command::Enroll(args) => runtime.block_on(enroll::run(args)),
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Probe(args) => runtime.block_on(probe::probe(args)),
-        Command::Config(_) => ExitCode::SUCCESS,
+        Command::Config(_) | Command::Backup(_) | Command::Restore(_) => ExitCode::SUCCESS,
     }
 }

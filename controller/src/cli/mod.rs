@@ -2,6 +2,7 @@
 //! flags, and the ledger (`<data_dir>/ledger.redb`, one file shared with the fleet link) opened
 //! with a clear message when a running controller holds it.
 
+mod backup;
 mod https;
 mod ledger_cmds;
 pub mod serve;
@@ -38,6 +39,11 @@ enum Command {
     /// Sites and their agents' enrollment (while `serve` is stopped; else use the API).
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Write the data directory (a consistent snapshot of the ledger, the fleet PKI, the
+    /// master key) to one archive; works while `serve` runs.
+    Backup(backup::BackupArgs),
+    /// Put an archive written by `backup` in place as the data directory (controller stopped).
+    Restore(backup::RestoreArgs),
     /// The configuration file.
     Config(ConfigArgs),
 }
@@ -167,6 +173,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Site(SiteCommand::Add(args)) => ledger_cmds::site_add(args),
         Command::Site(SiteCommand::Token(args)) => ledger_cmds::site_token(args),
         Command::Site(SiteCommand::Revoke(args)) => ledger_cmds::site_revoke(args),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
         Command::Config(args) => {
             if let Some(path) = args.check {
                 let config = Config::load(&path)?;

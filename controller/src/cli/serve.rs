@@ -3,8 +3,8 @@
 //! Start: logs, config, the ledger (`<data_dir>/ledger.redb`, one process), the master key
 //! (created on first start, but never when the ledger already holds passwords sealed under a key
 //! that has gone missing), the one-time migration of plain-text router passwords, the fleet
-//! certificates (made on first start), the fleet endpoint, the presence follower, the jobs, and
-//! last HTTP.
+//! certificates (made on first start), the fleet endpoint, the backup socket (`backup` while
+//! this runs), the presence follower, the jobs, and last HTTP.
 //!
 //! Stop (SIGINT or SIGTERM): HTTP stops accepting and finishes its requests, the jobs stop, the
 //! fleet link closes every connection with a reason and waits for a durability barrier, and the
@@ -119,6 +119,21 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// The backup socket (`hotspot-controller backup` while this runs). Without it the controller
+/// still serves; a backup then needs a stop.
+fn serve_backups(
+    store: &EmbeddedStore,
+    data_dir: &std::path::Path,
+) -> Option<tokio::task::JoinHandle<()>> {
+    match hotspot_storage::control::serve(store.db().clone(), data_dir, super::DB_FILE) {
+        Ok(task) => Some(tokio::spawn(task)),
+        Err(e) => {
+            tracing::warn!("no backup socket, so backups need a stopped controller: {e}");
+            None
+        }
+    }
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     serve_until(config, shutdown_signal()).await
 }
@@ -168,6 +183,7 @@ pub async fn serve_until(
     if requeued > 0 {
         tracing::warn!(requeued, "vouchers left unsent by a previous run re-queued");
     }
+    let backups = serve_backups(&store, &state.config.data_dir);
     let presence = Presence::new();
     let follower = presence.spawn(state.clone());
     let (stop, stopped) = watch::channel(false);
@@ -205,6 +221,9 @@ pub async fn serve_until(
     }
     fleet.shutdown().await.context("closing the fleet link")?;
     follower.abort();
+    if let Some(backups) = backups {
+        backups.abort();
+    }
     state
         .store
         .sync()
