@@ -88,16 +88,17 @@ async fn healthy(api: &Api) {
     panic!("the controller did not answer /healthz within 60 s");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vouchers_land_once_through_real_processes_killed_mid_flow() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (http, fleet) = (free_tcp(), free_udp());
-
-    // The first super admin, from the command line (password from the environment).
+/// The first super admin from the command line (password from the environment), the
+/// controller started, signed in, the site `cafe` made: the controller, an anonymous client, the
+/// admin's client and a one-time enrollment token for the site.
+async fn controller_with_site(
+    dir: &Path,
+    http: SocketAddr,
+    fleet: SocketAddr,
+) -> (Proc, Api, Api, String) {
     let status = controller_cmd()
         .args(["admin", "create", "--data-dir"])
-        .arg(dir.path().join("controller"))
+        .arg(dir.join("controller"))
         .args([
             "--username",
             "admin",
@@ -108,8 +109,7 @@ async fn vouchers_land_once_through_real_processes_killed_mid_flow() {
         .status()
         .expect("admin create runs");
     assert!(status.success(), "admin create: {status}");
-
-    let mut controller = start_controller(dir.path(), http, fleet);
+    let controller = start_controller(dir, http, fleet);
     let anonymous = Api::new(http);
     healthy(&anonymous).await;
     let admin = anonymous
@@ -129,37 +129,37 @@ async fn vouchers_land_once_through_real_processes_killed_mid_flow() {
         .await
         .expect("token");
     let token = token["token"].as_str().expect("token text").to_owned();
+    (controller, anonymous, admin, token)
+}
+
+/// `hotspot-agent enroll` with `token` into `data`.
+fn enroll(fleet: SocketAddr, token: &str, data: &Path) -> std::process::ExitStatus {
+    agent_cmd()
+        .args([
+            "enroll",
+            "--controller",
+            &fleet.to_string(),
+            "--token",
+            token,
+        ])
+        .args(["--server-name", "localhost", "--data-dir"])
+        .arg(data)
+        .status()
+        .expect("enroll runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouchers_land_once_through_real_processes_killed_mid_flow() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (http, fleet) = (free_tcp(), free_udp());
+    let (mut controller, anonymous, admin, token) =
+        controller_with_site(dir.path(), http, fleet).await;
 
     // The agent enrolls from its command line, then runs.
-    let status = agent_cmd()
-        .args([
-            "enroll",
-            "--controller",
-            &fleet.to_string(),
-            "--token",
-            &token,
-            "--server-name",
-            "localhost",
-            "--data-dir",
-        ])
-        .arg(dir.path().join("agent"))
-        .status()
-        .expect("enroll runs");
+    let status = enroll(fleet, &token, &dir.path().join("agent"));
     assert!(status.success(), "enroll: {status}");
-    let status = agent_cmd()
-        .args([
-            "enroll",
-            "--controller",
-            &fleet.to_string(),
-            "--token",
-            &token,
-            "--server-name",
-            "localhost",
-            "--data-dir",
-        ])
-        .arg(dir.path().join("agent-again"))
-        .status()
-        .expect("enroll runs");
+    let status = enroll(fleet, &token, &dir.path().join("agent-again"));
     assert!(!status.success(), "a used token is refused");
     let mut agent = start_agent(dir.path(), fleet);
 
@@ -311,57 +311,12 @@ async fn backups_taken_while_running_restore_what_was_there_at_the_backup() {
     let (http, fleet) = (free_tcp(), free_udp());
     let controller_dir = dir.path().join("controller");
     let agent_dir = dir.path().join("agent");
-    let status = controller_cmd()
-        .args(["admin", "create", "--data-dir"])
-        .arg(&controller_dir)
-        .args([
-            "--username",
-            "admin",
-            "--password-env",
-            "E2E_ADMIN_PASSWORD",
-        ])
-        .env("E2E_ADMIN_PASSWORD", "e2e-admin-password")
-        .status()
-        .expect("admin create runs");
-    assert!(status.success());
-    let controller = start_controller(dir.path(), http, fleet);
-    let anonymous = Api::new(http);
-    healthy(&anonymous).await;
-    let admin = anonymous
-        .login("admin", "e2e-admin-password")
-        .await
-        .expect("login");
-    admin
-        .expect_ok(
-            "POST",
-            "/api/sites",
-            Some(&json!({"id": "cafe", "name": "Café"})),
-        )
-        .await
-        .expect("site");
+    let (controller, anonymous, admin, token) = controller_with_site(dir.path(), http, fleet).await;
     admin
         .expect_ok("POST", "/api/packages", Some(&json!({"name": "before", "price_minor": 100, "currency": "USD", "time_limit": "1h"})))
         .await
         .expect("package");
-    let token = admin
-        .expect_ok("POST", "/api/sites/cafe/enrollment", Some(&json!({})))
-        .await
-        .expect("token")["token"]
-        .as_str()
-        .expect("token text")
-        .to_owned();
-    let status = agent_cmd()
-        .args([
-            "enroll",
-            "--controller",
-            &fleet.to_string(),
-            "--token",
-            &token,
-        ])
-        .args(["--server-name", "localhost", "--data-dir"])
-        .arg(&agent_dir)
-        .status()
-        .expect("enroll runs");
+    let status = enroll(fleet, &token, &agent_dir);
     assert!(status.success(), "enroll: {status}");
     let agent = start_agent(dir.path(), fleet);
     let agent_db = agent_dir.join(hotspot_agent::identity::DB_FILE);
