@@ -5,8 +5,8 @@
 //!   ([`Db::backup_to`]), taken beside writers, so it never shows half a transaction. The tar is
 //!   written under a temporary name, fsynced, renamed into place and its directory fsynced: a
 //!   file at `to` is always a whole backup. An existing `to` is refused.
-//! - [`take`] is what a `backup` command runs: it opens the database itself when nobody holds
-//!   it, and otherwise asks the running process over its backup socket ([`crate::control`]).
+//! - [`crate::control::take`] is what a `backup` command runs: it opens the database itself
+//!   when nobody holds it, and otherwise asks the running process over its backup socket.
 //! - [`restore`] unpacks into a new directory beside `data_dir`, checks that the database opens,
 //!   fsyncs everything, then renames it into place. A non-empty `data_dir` is refused unless
 //!   `force`, and then moved aside (never deleted) to `<data_dir>.before-restore-<unix time>`.
@@ -19,10 +19,6 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::db::{Db, Options};
 use crate::error::StorageError;
-
-/// Files of a data directory that are never archived: the live database (archived as a
-/// snapshot instead) and the backup socket.
-const SKIPPED: &[&str] = &[crate::control::SOCKET_FILE];
 
 /// At most this many entries in an archive (a data directory holds a handful).
 const MAX_ENTRIES: usize = 10_000;
@@ -212,8 +208,9 @@ fn append_file(
         .map_err(io(format!("archiving {}", path.display())))
 }
 
-/// The regular files of `data_dir` other than the database and [`SKIPPED`], with their paths
-/// relative to it, in a stable order. Leftovers of interrupted backups (`*.tmp`) are skipped.
+/// The regular files of `data_dir` other than the database (archived as a snapshot instead),
+/// with their paths relative to it, in a stable order. Sockets (the backup socket) are no
+/// regular files; leftovers of interrupted backups (`*.tmp`) are skipped.
 fn data_files(data_dir: &Path, db_file: &str) -> Result<Vec<(PathBuf, PathBuf)>, BackupError> {
     let mut out = Vec::new();
     let mut dirs = vec![PathBuf::new()];
@@ -229,7 +226,7 @@ fn data_files(data_dir: &Path, db_file: &str) -> Result<Vec<(PathBuf, PathBuf)>,
             let top_level = rel_dir.as_os_str().is_empty();
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if top_level && (name == db_file || SKIPPED.contains(&name.as_ref())) {
+            if top_level && name == db_file {
                 continue;
             }
             if kind.is_dir() {
@@ -241,28 +238,6 @@ fn data_files(data_dir: &Path, db_file: &str) -> Result<Vec<(PathBuf, PathBuf)>,
     }
     out.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(out)
-}
-
-/// Backs up the data directory `data_dir` to `to`: through the database directly when no
-/// process holds it, else through the running process's backup socket.
-pub fn take(
-    data_dir: &Path,
-    db_file: &str,
-    options: Options,
-    to: &Path,
-) -> Result<Summary, BackupError> {
-    if to.exists() {
-        return Err(BackupError::Exists(to.to_owned()));
-    }
-    let db_path = data_dir.join(db_file);
-    if !db_path.is_file() {
-        return Err(BackupError::NoDatabase(db_path));
-    }
-    match Db::open(&db_path, options) {
-        Ok(db) => backup(&db, data_dir, db_file, to),
-        Err(StorageError::InUse) => crate::control::request_backup(data_dir, to),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// What a restore did.

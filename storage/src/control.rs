@@ -19,9 +19,10 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::backup::{
-    BackupError, Summary, archive_into, create_private, io, partial_of, put_in_place,
+    BackupError, Summary, archive_into, backup, create_private, io, partial_of, put_in_place,
 };
-use crate::db::Db;
+use crate::db::{Db, Options};
+use crate::error::StorageError;
 
 /// The socket's file name inside the data directory.
 pub const SOCKET_FILE: &str = "backup.sock";
@@ -167,6 +168,28 @@ async fn run(ctx: &Arc<Ctx>) -> Result<(Summary, PathBuf), String> {
     }
 }
 
+/// Backs up the data directory `data_dir` to `to`: through the database directly when no
+/// process holds it, else through the running process's backup socket.
+pub fn take(
+    data_dir: &Path,
+    db_file: &str,
+    options: Options,
+    to: &Path,
+) -> Result<Summary, BackupError> {
+    if to.exists() {
+        return Err(BackupError::Exists(to.to_owned()));
+    }
+    let db_path = data_dir.join(db_file);
+    if !db_path.is_file() {
+        return Err(BackupError::NoDatabase(db_path));
+    }
+    match Db::open(&db_path, options) {
+        Ok(db) => backup(&db, data_dir, db_file, to),
+        Err(StorageError::InUse) => request_backup(data_dir, to),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Asks the process serving `data_dir`'s backup socket for a backup and writes it to `to`.
 pub fn request_backup(data_dir: &Path, to: &Path) -> Result<Summary, BackupError> {
     let path = socket_path(data_dir);
@@ -236,7 +259,6 @@ fn parse_reply(reply: &str) -> Result<Summary, BackupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Options;
 
     #[test]
     fn replies_are_parsed_and_odd_ones_refused() {
@@ -267,7 +289,7 @@ mod tests {
         let (dir_path, to2) = (dir.path().to_owned(), to.clone());
         // `take` finds the database held (by `db` above) and goes through the socket.
         let summary = tokio::task::spawn_blocking(move || {
-            crate::backup::take(&dir_path, "s.redb", Options::default(), &to2)
+            take(&dir_path, "s.redb", Options::default(), &to2)
         })
         .await
         .unwrap()
@@ -310,7 +332,7 @@ mod tests {
             db.barrier_blocking().unwrap();
         }
         let out = tempfile::tempdir().unwrap();
-        let summary = crate::backup::take(
+        let summary = take(
             dir.path(),
             "s.redb",
             Options::default(),
@@ -318,7 +340,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(summary.entries, 1);
-        let missing = crate::backup::take(
+        let missing = take(
             &dir.path().join("nope"),
             "s.redb",
             Options::default(),

@@ -20,11 +20,6 @@ const KNOWN: &[&[&str]] = &[
         "controller/src/api/tokens/generate.rs",
     ],
     &[
-        "controller/src/cli/ledger_cmds.rs",
-        "controller/src/cli/mod.rs",
-        "controller/src/cli/serve.rs",
-    ],
-    &[
         "controller/src/config.rs",
         "controller/src/config/sections.rs",
         "controller/src/config/validate.rs",

@@ -79,7 +79,7 @@ fn take(args: &BackupArgs) -> anyhow::Result<String> {
     let options = hotspot_storage::Options {
         cache_bytes: crate::store::CACHE_BYTES,
     };
-    let s = backup::take(&dir, DB_FILE, options, &args.to)?;
+    let s = hotspot_storage::control::take(&dir, DB_FILE, options, &args.to)?;
     Ok(format!(
         "backup written to {}: {} queue entries and {} other files, {} bytes",
         args.to.display(),

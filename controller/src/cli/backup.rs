@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use hotspot_storage::backup::{self, BackupError};
 
-use super::{ConfigSource, DB_FILE};
+use super::shared::{ConfigSource, DB_FILE};
 use crate::store::embedded::CACHE_BYTES;
 
 #[derive(Debug, Args)]
@@ -41,7 +41,7 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let options = hotspot_storage::Options {
         cache_bytes: CACHE_BYTES,
     };
-    let summary = backup::take(&config.data_dir, DB_FILE, options, &args.to)
+    let summary = hotspot_storage::control::take(&config.data_dir, DB_FILE, options, &args.to)
         .with_context(|| format!("backing up {}", config.data_dir.display()))?;
     println!(
         "backup written to {}: {} ledger entries and {} other files, {} bytes",

@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use hotspot_pki::SiteId;
 
-use super::{ConfigSource, install_crypto, open_db};
+use super::shared::{ConfigSource, install_crypto, open_db};
 
 const BUSY_API: &str = "stop the controller, or use the HTTP API";
 

@@ -29,7 +29,7 @@ use hotspot_pki::keyfile::{load_or_create_from_env, resolve_key_path};
 use hotspot_shared::secretbox::Keyring;
 use tokio::sync::watch;
 
-use super::{ConfigSource, install_crypto, open_db, parse_addr};
+use super::shared::{ConfigSource, DB_FILE, install_crypto, open_db, parse_addr};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -125,7 +125,7 @@ fn serve_backups(
     store: &EmbeddedStore,
     data_dir: &std::path::Path,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    match hotspot_storage::control::serve(store.db().clone(), data_dir, super::DB_FILE) {
+    match hotspot_storage::control::serve(store.db().clone(), data_dir, DB_FILE) {
         Ok(task) => Some(tokio::spawn(task)),
         Err(e) => {
             tracing::warn!("no backup socket, so backups need a stopped controller: {e}");
