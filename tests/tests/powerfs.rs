@@ -151,3 +151,27 @@ fn a_clean_close_of_the_database_syncs_its_last_commit() {
         "the close made it durable"
     );
 }
+
+#[test]
+fn private_files_are_created_as_the_pki_creates_them() {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = mount(dir.path()) else { return };
+    let private = fs.path().join("controller");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&private)
+        .unwrap();
+    let key = private.join("master-key.key");
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key)
+        .unwrap();
+    f.write_all(b"secret").unwrap();
+    f.sync_all().unwrap();
+    let again = OpenOptions::new().write(true).create_new(true).open(&key);
+    assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+}

@@ -52,7 +52,7 @@ impl Fs {
             nlink: if a.kind == fuser::FileType::Directory {
                 2
             } else {
-                1
+                a.nlink
             },
             uid: self.uid,
             gid: self.gid,
@@ -164,6 +164,20 @@ impl Filesystem for Fs {
             .rename(parent.0, name, newparent.0, newname, no_replace)
         {
             Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        match self.tree().link(ino.0, newparent.0, newname) {
+            Ok(a) => reply.entry(&TTL, &self.file_attr(&a), Generation(0)),
             Err(e) => reply.error(e),
         }
     }

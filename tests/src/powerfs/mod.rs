@@ -8,7 +8,7 @@
 //! - **File content.** Each regular file has *current* content (what reads see) and *durable*
 //!   content. `fsync` and `fdatasync` of the file make its current content durable (the whole
 //!   file, size included). `write`, `ftruncate`, `close` make nothing durable.
-//! - **Names.** Each name (a create, mkdir, rename, unlink, rmdir) is current at once and
+//! - **Names.** Each name (a create, mkdir, link, rename, unlink, rmdir) is current at once and
 //!   durable only after a sync that commits it: an fsync of the named node itself, or an
 //!   fsyncdir of the directory it is in (or was in, before a rename or unlink). Committing a
 //!   node's name commits its whole path up to the root, and a rename is committed as one step
@@ -25,8 +25,11 @@
 //! happened to reach the platter (`hotspot_storage::powercut`'s `Keep::Some` does that for redb).
 //! A journal commit on ext4 commits *every* pending name change, not only the synced node's,
 //! so code that (wrongly) relies on an unrelated fsync passes on ext4 and fails here, which is
-//! the useful direction. No hard links, symlinks, special files, xattrs or mmap; times are only
-//! the last change; permissions are stored but not checked (tests run as one user).
+//! the useful direction. Regular files may have hard links (the key files are written as a
+//! temp file linked into place); there are no symlinks, sockets or other special files (so the
+//! backup socket of a process on it is off), no xattrs and no shared mmap (every file is opened
+//! with direct IO); times are only the last change; permissions are stored but not checked
+//! (tests run as one user).
 //!
 //! # Bounds
 //!

@@ -20,6 +20,7 @@ pub(crate) type Result<T> = std::result::Result<T, Errno>;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Attr {
     pub ino: u64,
+    pub nlink: u32,
     pub kind: FileType,
     pub size: u64,
     pub perm: u16,
@@ -78,9 +79,10 @@ enum Kind {
 #[derive(Debug)]
 struct Node {
     kind: Kind,
-    /// The node's current name (no hard links: at most one). `None` for the root and for a
-    /// node that was unlinked (kept while open, or while a durable entry still names it).
-    link: Option<(u64, OsString)>,
+    /// The node's current names (a directory has at most one; a file one per hard link).
+    /// None for the root and for a node that was unlinked (kept while open, or while a durable
+    /// entry still names it).
+    links: Vec<(u64, OsString)>,
     perm: u16,
     mtime: SystemTime,
 }
@@ -89,7 +91,7 @@ impl Node {
     fn new(kind: Kind, link: (u64, OsString), perm: u16) -> Node {
         Node {
             kind,
-            link: Some(link),
+            links: vec![link],
             perm,
             mtime: SystemTime::now(),
         }
@@ -114,7 +116,7 @@ impl Tree {
     pub(crate) fn new(limit: usize) -> Tree {
         let root = Node {
             kind: Kind::Dir(DirData::default()),
-            link: None,
+            links: Vec::new(),
             perm: 0o755,
             mtime: SystemTime::now(),
         };
@@ -194,6 +196,7 @@ impl Tree {
         };
         Ok(Attr {
             ino,
+            nlink: node.links.len().max(1) as u32,
             kind,
             size,
             perm: node.perm,
@@ -346,7 +349,9 @@ impl Tree {
 
     fn detach(&mut self, parent: u64, name: &OsStr, ino: u64) -> Result<()> {
         self.dir_mut(parent)?.current.remove(name);
-        self.node_mut(ino)?.link = None;
+        self.node_mut(ino)?
+            .links
+            .retain(|(p, n)| (*p, n.as_os_str()) != (parent, name));
         self.touch_node(parent);
         self.collect(ino);
         Ok(())
@@ -368,7 +373,7 @@ impl Tree {
             if at == ino {
                 return Err(Errno::EINVAL);
             }
-            up = self.node(at)?.link.as_ref().map(|(p, _)| *p);
+            up = self.node(at)?.links.first().map(|(p, _)| *p);
         }
         let moving_dir = matches!(self.node(ino)?.kind, Kind::Dir(_));
         if let Some(&target) = self.dir(new_parent)?.current.get(new_name) {
@@ -391,7 +396,9 @@ impl Tree {
         self.dir_mut(new_parent)?
             .current
             .insert(new_name.to_owned(), ino);
-        self.node_mut(ino)?.link = Some((new_parent, new_name.to_owned()));
+        let links = &mut self.node_mut(ino)?.links;
+        links.retain(|(p, n)| (*p, n.as_os_str()) != (parent, name));
+        links.push((new_parent, new_name.to_owned()));
         self.touch_node(parent);
         self.touch_node(new_parent);
         Ok(())
@@ -400,7 +407,7 @@ impl Tree {
     /// `(ino, kind, name)` of `.`, `..` and every entry of a directory, in name order.
     pub(crate) fn entries(&self, ino: u64) -> Result<Vec<(u64, FileType, OsString)>> {
         let dir = self.dir(ino)?;
-        let parent = self.node(ino)?.link.as_ref().map_or(ino, |(p, _)| *p);
+        let parent = self.node(ino)?.links.first().map_or(ino, |(p, _)| *p);
         let mut out = vec![
             (ino, FileType::Directory, OsString::from(".")),
             (parent, FileType::Directory, OsString::from("..")),
@@ -435,27 +442,52 @@ impl Tree {
         Ok(())
     }
 
-    /// Makes the current name of `ino` (none, if unlinked) its durable one, and so on up to the
-    /// root: what one journal commit of a rename, create or unlink does on ext4.
-    fn commit_name(&mut self, mut ino: u64) {
-        loop {
+    /// Makes the current names of `ino` (none, if unlinked) its durable ones, and so on up to
+    /// the root: what one journal commit of a rename, link, create or unlink does on ext4.
+    fn commit_name(&mut self, ino: u64) {
+        let mut todo = vec![ino];
+        while let Some(ino) = todo.pop() {
             for node in self.nodes.values_mut() {
                 if let Kind::Dir(d) = &mut node.kind {
                     d.durable.retain(|_, &mut i| i != ino);
                 }
             }
-            let Some(Some((parent, name))) = self.nodes.get(&ino).map(|n| n.link.clone()) else {
-                return;
-            };
-            let replaced = match self.dir_mut(parent) {
-                Ok(d) => d.durable.insert(name, ino),
-                Err(_) => return,
-            };
-            if let Some(old) = replaced {
-                self.collect(old);
+            let links = self
+                .nodes
+                .get(&ino)
+                .map(|n| n.links.clone())
+                .unwrap_or_default();
+            for (parent, name) in links {
+                let replaced = match self.dir_mut(parent) {
+                    Ok(d) => d.durable.insert(name, ino),
+                    Err(_) => continue,
+                };
+                if let Some(old) = replaced.filter(|&old| old != ino) {
+                    self.collect(old);
+                }
+                if parent != ROOT && !todo.contains(&parent) {
+                    todo.push(parent);
+                }
             }
-            ino = parent;
         }
+    }
+
+    /// A second name for a regular file (`link(2)`).
+    pub(crate) fn link(&mut self, ino: u64, new_parent: u64, new_name: &OsStr) -> Result<Attr> {
+        if let Kind::Dir(_) = self.node(ino)?.kind {
+            return Err(Errno::EPERM);
+        }
+        if self.dir(new_parent)?.current.contains_key(new_name) {
+            return Err(Errno::EEXIST);
+        }
+        self.dir_mut(new_parent)?
+            .current
+            .insert(new_name.to_owned(), ino);
+        self.node_mut(ino)?
+            .links
+            .push((new_parent, new_name.to_owned()));
+        self.touch_node(new_parent);
+        self.attr(ino)
     }
 
     /// Forgets a node nothing names (currently or durably) and nothing has open.
@@ -463,7 +495,7 @@ impl Tree {
         let Some(node) = self.nodes.get(&ino) else {
             return;
         };
-        if ino == ROOT || node.link.is_some() || self.handles.values().any(|&i| i == ino) {
+        if ino == ROOT || !node.links.is_empty() || self.handles.values().any(|&i| i == ino) {
             return;
         }
         let durably_named = self.nodes.values().any(|n| match &n.kind {
@@ -480,7 +512,7 @@ impl Tree {
     pub(crate) fn cut(&mut self) {
         self.handles.clear();
         for node in self.nodes.values_mut() {
-            node.link = None;
+            node.links.clear();
             match &mut node.kind {
                 Kind::File(f) => {
                     f.current = f.durable.clone();
@@ -497,9 +529,14 @@ impl Tree {
                 Err(_) => continue,
             };
             for (name, child) in entries {
-                // Each node has one durable name (commit_name keeps it so); a second one, or one
-                // naming a forgotten node, is dropped rather than trusted.
-                if !self.nodes.contains_key(&child) || !reached.insert(child) {
+                let first = reached.insert(child);
+                let is_dir = match self.nodes.get(&child) {
+                    Some(n) => matches!(n.kind, Kind::Dir(_)),
+                    None => true,
+                };
+                // A file may have many names; a second name of a directory, or one naming a
+                // forgotten node, is dropped rather than trusted.
+                if !first && is_dir || !self.nodes.contains_key(&child) {
                     if let Ok(d) = self.dir_mut(dir) {
                         d.current.remove(&name);
                         d.durable.remove(&name);
@@ -507,9 +544,11 @@ impl Tree {
                     continue;
                 }
                 if let Some(n) = self.nodes.get_mut(&child) {
-                    n.link = Some((dir, name));
+                    n.links.push((dir, name));
                 }
-                stack.push(child);
+                if first {
+                    stack.push(child);
+                }
             }
         }
         self.nodes.retain(|ino, _| reached.contains(ino));
@@ -593,6 +632,33 @@ mod tests {
         t.cut();
         assert!(t.lookup(ROOT, name("f")).is_err());
         assert_eq!(t.used(), 0, "nothing names it: forgotten");
+    }
+
+    #[test]
+    fn a_hard_link_then_unlink_of_the_temp_name_is_a_durable_create_once_synced() {
+        let mut t = Tree::new(1 << 20);
+        let (a, fh) = t.create(ROOT, name(".tmp"), 0o600, true, false).unwrap();
+        t.write(fh, 0, b"key").unwrap();
+        t.sync(fh).unwrap();
+        t.release(fh);
+        t.link(a.ino, ROOT, name("key")).unwrap();
+        t.unlink(ROOT, name(".tmp")).unwrap();
+        t.cut();
+        assert!(
+            t.lookup(ROOT, name(".tmp")).is_ok(),
+            "only the synced name is back"
+        );
+        assert!(t.lookup(ROOT, name("key")).is_err());
+        t.link(a.ino, ROOT, name("key")).unwrap();
+        t.unlink(ROOT, name(".tmp")).unwrap();
+        let root = t.open_dir(ROOT).unwrap();
+        t.sync(root).unwrap();
+        t.cut();
+        assert!(t.lookup(ROOT, name(".tmp")).is_err());
+        let fh = t
+            .open(t.lookup(ROOT, name("key")).unwrap().ino, false)
+            .unwrap();
+        assert_eq!(t.read(fh, 0, 10).unwrap(), b"key");
     }
 
     #[test]
