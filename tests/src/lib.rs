@@ -14,4 +14,6 @@ pub mod import_graph;
 pub mod linkfault;
 pub mod local_staff;
 pub mod ports;
+pub mod powerfs;
 pub mod sim;
+pub mod skip;

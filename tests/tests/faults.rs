@@ -85,3 +85,8 @@ async fn loss_and_delay_for_a_whole_run() {
 async fn agent_disk_full_refuses_site_sales_and_recovers() {
     scenario("7-agent-disk-full").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_power_cut_during_generate_calls() {
+    scenario("8-controller-power-cut").await;
+}

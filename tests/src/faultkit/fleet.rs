@@ -49,6 +49,8 @@ pub struct FleetOptions {
     pub local_api: bool,
     /// Where the agent's data directory goes (default `<dir>/agent`).
     pub agent_dir: Option<PathBuf>,
+    /// Where the controller's data directory goes (default `<dir>/controller`).
+    pub controller_dir: Option<PathBuf>,
     /// Simulated customers on the router.
     pub customers: Option<CustomerConfig>,
 }
@@ -60,6 +62,7 @@ impl Default for FleetOptions {
             price_minor: 150,
             local_api: false,
             agent_dir: None,
+            controller_dir: None,
             customers: None,
         }
     }
@@ -88,6 +91,7 @@ pub struct Fleet {
     pub router_id: u64,
     pub package: PackageInfo,
     agent_dir: PathBuf,
+    controller_dir: PathBuf,
     /// The agent's local staff API, when served.
     pub local: Option<SocketAddr>,
 }
@@ -99,9 +103,13 @@ impl Fleet {
         let _ = rustls::crypto::ring::default_provider().install_default();
         std::fs::create_dir_all(dir)?;
         let (http, fleet) = (free_tcp(), free_udp());
+        let controller_dir = opts
+            .controller_dir
+            .clone()
+            .unwrap_or_else(|| dir.join("controller"));
         let status = Command::new(&bins.controller)
             .args(["admin", "create", "--data-dir"])
-            .arg(dir.join("controller"))
+            .arg(&controller_dir)
             .args(["--username", "admin", "--password-env", ENV_PASSWORD])
             .env(ENV_PASSWORD, ADMIN_PASSWORD)
             .env("RUST_LOG", log_filter())
@@ -134,6 +142,7 @@ impl Fleet {
                 profile: String::new(),
             },
             agent_dir: opts.agent_dir.clone().unwrap_or_else(|| dir.join("agent")),
+            controller_dir,
             local: opts.local_api.then(free_tcp),
         };
         f.start_controller().await?;
@@ -274,7 +283,7 @@ impl Fleet {
     pub async fn start_controller(&mut self) -> anyhow::Result<()> {
         let mut cmd = Command::new(&self.bins.controller);
         cmd.args(["serve", "--data-dir"])
-            .arg(self.dir.join("controller"))
+            .arg(&self.controller_dir)
             .args(["--http", &self.http.to_string()])
             .args(["--fleet", &self.fleet.to_string()])
             .args(["--server-name", "localhost"])
