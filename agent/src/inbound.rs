@@ -54,6 +54,7 @@ fn bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ApplyError> {
 impl Inbound<Command> for AgentInbound {
     fn committed(&self) {
         self.store.commands().notify_one();
+        self.store.heal_wake().notify_one();
     }
 
     fn apply(
@@ -67,6 +68,7 @@ impl Inbound<Command> for AgentInbound {
             Command::CreateVouchers {
                 router,
                 profile,
+                issue,
                 vouchers,
             } => {
                 if vouchers.len() > MAX_VOUCHERS_PER_COMMAND {
@@ -80,6 +82,7 @@ impl Inbound<Command> for AgentInbound {
                     let entry = DesiredEntry {
                         user: user.clone(),
                         profile: profile.clone(),
+                        issue: issue.clone(),
                         status: DesiredStatus::Pending,
                         first_used_at: None,
                     };
@@ -94,6 +97,40 @@ impl Inbound<Command> for AgentInbound {
                     };
                     Self::queue(tx, *router, op)?;
                 }
+            }
+            Command::EnsureVouchers {
+                router,
+                profile,
+                issue,
+                vouchers,
+            } => {
+                let mut added = 0usize;
+                for user in vouchers {
+                    let key = desired_key(*router, &user.code);
+                    if tx.contains(table::DESIRED, &key)? {
+                        continue;
+                    }
+                    let entry = DesiredEntry {
+                        user: user.clone(),
+                        profile: profile.clone(),
+                        issue: issue.clone(),
+                        status: DesiredStatus::Pending,
+                        first_used_at: None,
+                    };
+                    tx.insert(table::DESIRED, &key, &bytes(&entry)?)?;
+                    let op = ApplyOp::Create {
+                        user: user.clone(),
+                        profile: profile.clone(),
+                    };
+                    Self::queue(tx, *router, op)?;
+                    added += 1;
+                }
+                if added > 0 {
+                    tracing::info!(seq, %router, added, "healing: vouchers re-learned from the ledger");
+                }
+            }
+            Command::SendInventory { reason } => {
+                tx.insert(table::HEAL, crate::store::HEAL_ASKED, reason.as_bytes())?;
             }
             Command::RemoveVoucher {
                 router,

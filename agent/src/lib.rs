@@ -30,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod enroll;
+pub mod heal;
 pub mod identity;
 pub mod inbound;
 pub mod jobs;

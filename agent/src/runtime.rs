@@ -32,7 +32,7 @@ use crate::inbound::AgentInbound;
 use crate::responder::AgentResponder;
 use crate::routers::{Endpoint, open_password, router_config};
 use crate::store::{Store, StoreError};
-use crate::{apply, jobs, renewal};
+use crate::{apply, heal, jobs, renewal};
 
 /// Exit status after the disk was full and space came back: the service manager restarts
 /// the agent, which reopens the database (EX_TEMPFAIL).
@@ -102,6 +102,7 @@ impl AgentHandle {
         core.set_link(link);
         core.spawn(supervise(core.clone()));
         core.spawn(watch_commands(core.clone(), store.commands()));
+        core.spawn(heal::run(core.clone()));
         match hotspot_storage::control::serve(db.clone(), &dir, DB_FILE) {
             Ok(backups) => drop(core.spawn(backups)),
             Err(e) => tracing::warn!("no backup socket, so backups need a stopped agent: {e}"),

@@ -26,6 +26,7 @@ use crate::config::{ClientConfig, LinkConfig};
 use crate::error::LinkError;
 use crate::hooks::Responder;
 use crate::inbox::{Inbound, Inbox};
+use crate::loss::Losses;
 use crate::outbox::{Outbox, PushAbort, PushWithError};
 use crate::peer::PeerId;
 use crate::session::Parts;
@@ -82,8 +83,9 @@ struct State<Q, R> {
     current: Option<Current<Q, R>>,
     last_error: Option<String>,
     sessions: u64,
-    /// The connection is being closed to switch certificates: reconnect at once.
-    renewing: bool,
+    /// The connection is being closed to switch certificates, or after a new numbering:
+    /// reconnect at once.
+    at_once: bool,
 }
 
 struct Inner<Cmd, Q, R> {
@@ -150,6 +152,7 @@ impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q,
                 link.max_frame_len,
             )?),
             inbox: Arc::new(Inbox::open(db, Arc::new(inbound))),
+            losses: Arc::new(Losses::new(db)),
             responder: Arc::new(responder),
             renewer: None,
             config: link,
@@ -165,7 +168,7 @@ impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q,
                 current: None,
                 last_error: None,
                 sessions: 0,
-                renewing: false,
+                at_once: false,
             }),
             shutdown: watch::Sender::new(false),
             reconnect_now: Notify::new(),
@@ -204,6 +207,12 @@ impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q,
         Evt: Serialize,
     {
         self.inner.parts.outbox.push_batch_with(events, write).await
+    }
+
+    /// Lost link states found on this endpoint, waiting for the application to heal them
+    /// (see [`crate::loss`]).
+    pub fn losses(&self) -> &Losses {
+        &self.inner.parts.losses
     }
 
     /// The highest event sequence number the controller acknowledged (its ledger holds
@@ -270,7 +279,7 @@ impl<Evt: Payload, Cmd: Payload, Q: Payload, R: Payload> LinkClient<Evt, Cmd, Q,
             .as_ref()
             .map(|c| (c.conn.clone(), c.channel.clone()))
         {
-            state.renewing = true;
+            state.at_once = true;
             channel.close(
                 &conn,
                 CloseCode::Renewing,
@@ -338,16 +347,16 @@ impl<Cmd: Payload, Q: Payload, R: Payload> Inner<Cmd, Q, R> {
                 r = self.connect_once() => r,
                 _ = shutdown.wait_for(|stop| *stop) => break,
             };
-            let renewing = {
+            let at_once = {
                 let mut state = lock(&self.state);
                 state.current = None;
                 state.last_error = Some(error.to_string());
-                std::mem::take(&mut state.renewing)
+                std::mem::take(&mut state.at_once)
             };
             if *shutdown.borrow() {
                 break;
             }
-            if renewing {
+            if at_once {
                 attempt = 0;
                 continue;
             }
@@ -389,7 +398,12 @@ impl<Cmd: Payload, Q: Payload, R: Payload> Inner<Cmd, Q, R> {
         };
         let est = match self.parts.open_as_client(&conn).await {
             Ok(est) => est,
-            Err(end) => return (None, end.into_error()),
+            Err(end) => {
+                if end.is_renumbered() {
+                    lock(&self.state).at_once = true;
+                }
+                return (None, end.into_error());
+            }
         };
         let established = Instant::now();
         {

@@ -1,6 +1,9 @@
 //! The receiving side: apply each message exactly once, in order, per peer.
 //!
-//! `link/inbox` maps a peer's storage key to the highest sequence number applied from it. The
+//! `link/inbox` maps a peer's storage key to `epoch ‖ seq`: the peer's numbering (its outbox
+//! epoch, see [`hotspot_shared::fleet::Numbering`]) and the highest sequence number applied
+//! from it in that epoch. When the peer's Hello names another epoch, the record moves to it at
+//! the epoch's base ([`Inbox::enter_epoch`]). The
 //! application's [`Inbound::apply`] runs inside the write transaction that records the sequence
 //! number: the effect and "seen seq N" commit together or not at all. So:
 //! - `seq <= last`: a redelivery; nothing is applied, it is acked again;
@@ -15,7 +18,7 @@
 use hotspot_storage::{Db, StorageError, WriteTx};
 
 use crate::error::{ApplyError, LinkError};
-use crate::outbox::{opt_seq, seq_key};
+use crate::outbox::seq_of;
 use crate::peer::PeerId;
 
 /// The table of every peer's position.
@@ -86,9 +89,35 @@ impl<D: 'static> Inbox<D> {
         }
     }
 
-    /// Highest sequence number applied from `peer` (0 if none).
+    /// Highest sequence number applied from `peer` in its current epoch (0 if none).
     pub(crate) fn last_applied(&self, peer: &PeerId) -> Result<u64, LinkError> {
-        opt_seq(self.db.read()?.get(SEQS, peer.storage_key().as_bytes())?)
+        Ok(self.position(peer)?.seq)
+    }
+
+    /// The peer's epoch this side counts in, and the highest number applied in it.
+    pub(crate) fn position(&self, peer: &PeerId) -> Result<Position, LinkError> {
+        Position::of(self.db.read()?.get(SEQS, peer.storage_key().as_bytes())?)
+    }
+
+    /// The peer numbers in `epoch` from `base + 1` now: unless already there, the record moves
+    /// to it (committed; the barrier before the next Hello or ack covers it). Returns the
+    /// position after.
+    pub(crate) fn enter_epoch(
+        &self,
+        peer: &PeerId,
+        epoch: u64,
+        base: u64,
+    ) -> Result<Position, LinkError> {
+        let key = peer.storage_key();
+        self.db.write(|tx| {
+            let now = Position::of(tx.get(SEQS, key.as_bytes())?)?;
+            if now.epoch == epoch {
+                return Ok(now);
+            }
+            let moved = Position { epoch, seq: base };
+            tx.insert(SEQS, key.as_bytes(), &moved.bytes())?;
+            Ok::<_, LinkError>(moved)
+        })
     }
 
     /// Applies, in one transaction, each message of `batch` that is next from `peer`
@@ -123,7 +152,8 @@ impl<D: 'static> Inbox<D> {
         }
         let key = peer.storage_key();
         let outcome = self.db.write(|tx| {
-            let mut last = opt_seq(tx.get(SEQS, key.as_bytes())?).map_err(Stop::Bad)?;
+            let position = Position::of(tx.get(SEQS, key.as_bytes())?).map_err(Stop::Bad)?;
+            let mut last = position.seq;
             let start = last;
             let mut gap = None;
             for (index, (seq, body)) in batch.iter().enumerate() {
@@ -141,7 +171,11 @@ impl<D: 'static> Inbox<D> {
                 }
             }
             if last != start {
-                tx.insert(SEQS, key.as_bytes(), &seq_key(last))?;
+                let moved = Position {
+                    epoch: position.epoch,
+                    seq: last,
+                };
+                tx.insert(SEQS, key.as_bytes(), &moved.bytes())?;
             }
             Ok(gap)
         })?;
@@ -152,19 +186,46 @@ impl<D: 'static> Inbox<D> {
         }
     }
 
-    /// Forgets what was applied from `peer`: its next message is number 1 again. Only for a
-    /// peer whose link state restarted (see `Outbox::restart_numbering`).
-    pub(crate) fn forget(&self, peer: &PeerId) -> Result<(), LinkError> {
-        let key = peer.storage_key();
-        self.db
-            .write(|tx| tx.remove(SEQS, key.as_bytes()).map(|_| ()))?;
-        Ok(())
-    }
-
     /// Makes every applied message durable; call before acknowledging.
     pub(crate) async fn flush(&self) -> Result<(), LinkError> {
         self.db.barrier().await?;
         Ok(())
+    }
+}
+
+/// Where a peer's stream stands on this side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    /// The peer's epoch (0: none yet).
+    pub epoch: u64,
+    pub seq: u64,
+}
+
+impl Position {
+    fn of(stored: Option<Vec<u8>>) -> Result<Position, LinkError> {
+        match stored.as_deref() {
+            None => Ok(Position { epoch: 0, seq: 0 }),
+            // A record from before epochs.
+            Some(seq) if seq.len() == 8 => Ok(Position {
+                epoch: 0,
+                seq: seq_of(seq)?,
+            }),
+            Some(both) if both.len() == 16 => Ok(Position {
+                epoch: seq_of(&both[..8])?,
+                seq: seq_of(&both[8..])?,
+            }),
+            Some(other) => Err(LinkError::Encode(format!(
+                "stored inbox position has {} bytes, not 16",
+                other.len()
+            ))),
+        }
+    }
+
+    fn bytes(self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.epoch.to_be_bytes());
+        b[8..].copy_from_slice(&self.seq.to_be_bytes());
+        b
     }
 }
 
@@ -182,6 +243,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::outbox::seq_key;
     use crate::recording::RecordingInbox;
 
     /// Writes its mark, then fails for bodies it dislikes: the write must roll back.

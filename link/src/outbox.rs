@@ -4,7 +4,10 @@
 //! keys sort numerically), value = the postcard bytes of the message. Beside it, in
 //! `link/outbox-meta`, the last sequence number ever assigned (`last/<peer>`, written in the same
 //! transaction as the entries, so a number is never handed out twice) and the highest number
-//! the peer acknowledged (`acked/<peer>`, to recognise a peer that lost its state).
+//! the peer acknowledged (`acked/<peer>`, to recognise a peer that lost its state), and the
+//! numbering's epoch and base (`epoch/<peer>`, `base/<peer>`; see
+//! [`hotspot_shared::fleet::Numbering`]): after a loss a new epoch starts, so a sequence number
+//! is never taken for another message.
 //!
 //! Invariants, and where they hold:
 //! - **Durable before the wire**: [`Outbox::push_batch`] commits, waits for the database's
@@ -24,6 +27,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::error::LinkError;
+use crate::loss::{Loss, LossKind};
 use crate::peer::PeerId;
 
 /// Bytes a Data frame adds around its body: the variant tag and the sequence varint.
@@ -106,6 +110,18 @@ impl Outbox {
         };
         // Everything found on disk at open is as durable as it will ever be.
         outbox.durable.send_replace(outbox.last_seq()?);
+        if outbox.numbering()?.0 == 0 {
+            // A new outbox (or one from before epochs): its first epoch starts after what the
+            // peer acknowledged. Durable with the first barrier, before any Hello names it.
+            let (epoch_key, base_key, acked_key) =
+                (outbox.epoch_key(), outbox.base_key(), outbox.acked_key());
+            db.write(|tx| {
+                let acked = opt_seq(tx.get(META, acked_key.as_bytes())?)?;
+                tx.insert(META, epoch_key.as_bytes(), &seq_key(new_epoch()))?;
+                tx.insert(META, base_key.as_bytes(), &seq_key(acked))?;
+                Ok::<_, LinkError>(())
+            })?;
+        }
         Ok(outbox)
     }
 
@@ -115,6 +131,14 @@ impl Outbox {
 
     fn acked_key(&self) -> String {
         format!("acked/{}", self.peer)
+    }
+
+    fn epoch_key(&self) -> String {
+        format!("epoch/{}", self.peer)
+    }
+
+    fn base_key(&self) -> String {
+        format!("base/{}", self.peer)
     }
 
     /// Messages waiting for the peer's ack.
@@ -296,49 +320,113 @@ impl Outbox {
         Ok(removed)
     }
 
-    /// Starts the numbering over, for a peer whose link state is gone (an agent enrolled
-    /// again, with a new or wiped data directory): entries not yet acknowledged keep their
-    /// order and are renumbered from 1; nothing acknowledged comes back. One transaction, then
-    /// a barrier. The caller disconnects the peer first. Returns how many entries are pending.
-    pub async fn restart_numbering(&self) -> Result<u64, LinkError> {
-        let (last_key, acked_key) = (self.last_key(), self.acked_key());
-        let pending = self.db.write(|tx| {
-            let pending = tx.entries(&self.entries, hotspot_storage::ALL, usize::MAX)?;
-            tx.remove_range(&self.entries, hotspot_storage::ALL)?;
-            for (i, (_, v)) in pending.iter().enumerate() {
-                tx.insert(&self.entries, &seq_key(i as u64 + 1), v)?;
-            }
-            tx.insert(META, last_key.as_bytes(), &seq_key(pending.len() as u64))?;
-            tx.insert(META, acked_key.as_bytes(), &seq_key(0))?;
-            Ok::<_, StorageError>(pending.len() as u64)
-        })?;
-        self.db.barrier().await?;
-        self.len.store(pending, Ordering::Relaxed);
-        self.durable.send_replace(pending);
-        Ok(pending)
+    /// This outbox's numbering: its epoch and the number before the epoch's first message.
+    pub(crate) fn numbering(&self) -> Result<(u64, u64), LinkError> {
+        let read = self.db.read()?;
+        let epoch = opt_seq(read.get(META, self.epoch_key().as_bytes())?)?;
+        let base = opt_seq(read.get(META, self.base_key().as_bytes())?)?;
+        Ok((epoch, base))
     }
 
-    /// Checks the `last_received` of the peer's Hello against what we sent and what it acked.
-    /// An error is a lost or restored state on one side: resending cannot fix it.
-    pub(crate) fn check_peer_position(&self, last_received: u64) -> Result<(), String> {
-        let (last, acked) = match (self.last_seq(), self.acked()) {
-            (Ok(l), Ok(a)) => (l, a),
-            (Err(e), _) | (_, Err(e)) => {
-                return Err(format!("cannot read the outbox position: {e}"));
+    /// Judges the position the peer's Hello claims (`last_received` in our epoch
+    /// `received_epoch`) against what this side sent and what the peer acknowledged.
+    pub(crate) fn judge(
+        &self,
+        received_epoch: u64,
+        last_received: u64,
+    ) -> Result<Verdict, LinkError> {
+        let (epoch, base) = self.numbering()?;
+        let (last, acked) = (self.last_seq()?, self.acked()?);
+        if received_epoch != epoch {
+            // The peer has not seen this epoch: fine while it has acknowledged nothing of it
+            // (every message of the epoch is still here; each epoch after the first starts
+            // with the application's replay, see `crate::loss`).
+            if acked <= base {
+                return Ok(Verdict::Resume {
+                    peer_has: base,
+                    ack: None,
+                });
             }
-        };
+            return Ok(Verdict::Lost(
+                LossKind::PeerLost,
+                format!(
+                    "the peer acknowledged messages up to {acked} of this numbering but now knows nothing of it (it counts in another one): its link state was lost (data directory wiped, replaced or restored?)"
+                ),
+            ));
+        }
         if last_received > last {
-            return Err(format!(
-                "the peer says it received up to message {last_received}, but only {last} were ever sent to it: this side's link state was lost or restored from an older backup"
+            return Ok(Verdict::Lost(
+                LossKind::SelfBehind,
+                format!(
+                    "the peer says it received up to message {last_received}, but only {last} were ever sent to it: this side's link state was lost or restored from an older backup"
+                ),
             ));
         }
         if last_received < acked {
-            return Err(format!(
-                "the peer says it received up to message {last_received}, but it had acknowledged {acked}: the peer's link state was lost (data directory wiped or restored?)"
+            return Ok(Verdict::Lost(
+                LossKind::PeerLost,
+                format!(
+                    "the peer says it received up to message {last_received}, but it had acknowledged {acked}: the peer's link state was lost (data directory wiped or restored?)"
+                ),
             ));
         }
-        Ok(())
+        Ok(Verdict::Resume {
+            peer_has: last_received,
+            ack: Some(last_received),
+        })
     }
+
+    /// Starts a new epoch after a loss: a fresh random epoch whose base is the highest number
+    /// the peer acknowledged, so the entries not yet acknowledged go again, under the new
+    /// epoch, and no number of the old one is taken for anything else. The loss is recorded in
+    /// the same transaction (for the application to heal), then a barrier. Returns the
+    /// recorded loss; the caller gives the new numbering to the peer.
+    pub(crate) async fn start_epoch(
+        &self,
+        peer: &PeerId,
+        kind: LossKind,
+        detail: String,
+        at: i64,
+    ) -> Result<Loss, LinkError> {
+        let (epoch_key, base_key) = (self.epoch_key(), self.base_key());
+        let acked_key = self.acked_key();
+        let loss = self.db.write(|tx| {
+            let acked = opt_seq(tx.get(META, acked_key.as_bytes())?)?;
+            let epoch = new_epoch();
+            tx.insert(META, epoch_key.as_bytes(), &seq_key(epoch))?;
+            tx.insert(META, base_key.as_bytes(), &seq_key(acked))?;
+            let loss = Loss {
+                peer: peer.clone(),
+                kind,
+                at,
+                detail,
+                epoch,
+            };
+            crate::loss::record_in(tx, &loss)?;
+            Ok::<_, LinkError>(loss)
+        })?;
+        self.db.barrier().await?;
+        Ok(loss)
+    }
+}
+
+/// A random non-zero epoch (0 means "none" on the wire).
+fn new_epoch() -> u64 {
+    loop {
+        let e: u64 = rand::random();
+        if e != 0 {
+            return e;
+        }
+    }
+}
+
+/// What a peer's claimed position means for this outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Go on: send from `peer_has + 1`; `ack` what the peer holds of this epoch.
+    Resume { peer_has: u64, ack: Option<u64> },
+    /// One side lost state: start a new epoch (and heal).
+    Lost(LossKind, String),
 }
 
 #[cfg(test)]
@@ -426,37 +514,74 @@ mod tests {
         ));
     }
 
-    #[tokio::test]
-    async fn peer_positions_outside_what_was_sent_are_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (_db, o) = open(dir.path(), 10);
-        o.push_batch(&[1u8, 2, 3]).await.expect("pushes");
-        o.ack(2).expect("acks");
-        assert!(o.check_peer_position(2).is_ok());
-        assert!(o.check_peer_position(3).is_ok());
-        assert!(o.check_peer_position(4).unwrap_err().contains("restored"));
-        assert!(o.check_peer_position(1).unwrap_err().contains("lost"));
+    fn resume(peer_has: u64, ack: Option<u64>) -> Verdict {
+        Verdict::Resume { peer_has, ack }
     }
 
     #[tokio::test]
-    async fn restart_numbering_keeps_pending_entries_in_order_from_one() {
+    async fn peer_positions_outside_what_was_sent_or_acked_are_losses() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_db, o) = open(dir.path(), 10);
+        let (epoch, base) = o.numbering().expect("reads");
+        assert!(epoch != 0 && base == 0, "a new outbox has an epoch from 0");
+        o.push_batch(&[1u8, 2, 3]).await.expect("pushes");
+        o.ack(2).expect("acks");
+        assert_eq!(o.judge(epoch, 2).expect("judges"), resume(2, Some(2)));
+        assert_eq!(o.judge(epoch, 3).expect("judges"), resume(3, Some(3)));
+        let lost = |v: Verdict| match v {
+            Verdict::Lost(kind, detail) => (kind, detail),
+            other => panic!("not a loss: {other:?}"),
+        };
+        let (kind, detail) = lost(o.judge(epoch, 4).expect("judges"));
+        assert_eq!(kind, LossKind::SelfBehind);
+        assert!(detail.contains("restored"), "{detail}");
+        assert_eq!(
+            lost(o.judge(epoch, 1).expect("judges")).0,
+            LossKind::PeerLost
+        );
+        // A peer that knows nothing of this epoch after acknowledging some of it lost state.
+        assert_eq!(lost(o.judge(0, 0).expect("judges")).0, LossKind::PeerLost);
+        assert_eq!(
+            lost(o.judge(epoch ^ 1, 9).expect("judges")).0,
+            LossKind::PeerLost
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_epoch_resends_what_was_not_acknowledged_under_new_numbers_and_records_the_loss()
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (db, o) = open(dir.path(), 10);
+        let peer = PeerId::Controller;
+        let (old, _) = o.numbering().expect("reads");
         o.push_batch(&["a", "b", "c", "d"]).await.expect("pushes");
         o.ack(2).expect("acks");
-        assert_eq!(o.restart_numbering().await.expect("restarts"), 2);
-        assert_eq!(
-            (o.last_seq().expect("reads"), o.acked().expect("reads")),
-            (2, 0)
-        );
+        let loss = o
+            .start_epoch(&peer, LossKind::PeerLost, "test".into(), 7)
+            .await
+            .expect("starts");
+        let (epoch, base) = o.numbering().expect("reads");
+        assert_ne!(epoch, old);
+        assert_eq!((loss.epoch, base, loss.at), (epoch, 2, 7));
+        // The peer, not yet in the new epoch, resumes from its base: c and d go again.
+        assert_eq!(o.judge(old, 1).expect("judges"), resume(2, None));
         let bodies: Vec<(u64, String)> = o
-            .read(1, 10, 10)
+            .read(3, 10, 10)
             .expect("reads")
             .into_iter()
             .map(|(seq, v)| (seq, postcard::from_bytes::<String>(&v).expect("decodes")))
             .collect();
-        assert_eq!(bodies, vec![(1, "c".to_string()), (2, "d".to_string())]);
-        assert_eq!(o.check_peer_position(0), Ok(()));
-        assert_eq!(o.push(&"e").await.expect("pushes"), 3);
+        assert_eq!(bodies, vec![(3, "c".to_string()), (4, "d".to_string())]);
+        assert_eq!(o.push(&"e").await.expect("pushes"), 5);
+        // The loss waits for the application, which takes it in its own transaction.
+        let losses = crate::loss::Losses::new(&db);
+        assert_eq!(losses.pending().expect("reads"), vec![loss]);
+        db.write(|tx| crate::loss::clear_in(tx, &peer))
+            .expect("clears");
+        assert!(losses.pending().expect("reads").is_empty());
+        // Reopened, the numbering is kept.
+        drop(o);
+        let o = Outbox::open(&db, &peer, 10, 1024).expect("opens");
+        assert_eq!(o.numbering().expect("reads"), (epoch, 2));
     }
 }

@@ -27,6 +27,15 @@ impl PeerId {
         }
     }
 
+    /// The peer a [`PeerId::storage_key`] names, if it names one.
+    pub fn from_storage_key(key: &str) -> Option<PeerId> {
+        if key == "controller" {
+            return Some(PeerId::Controller);
+        }
+        let site = key.strip_prefix("site/")?;
+        SiteId::new(site).ok().map(PeerId::Site)
+    }
+
     /// The site, if this peer is one.
     pub fn site(&self) -> Option<&SiteId> {
         match self {

@@ -60,10 +60,13 @@ fn site() -> PeerId {
 
 /// One delivery round trip; `Err` when a disk failed (the power went).
 async fn deliver(ends: &Ends) -> Result<(), String> {
+    // What the Hello does: the receiver follows the sender's numbering.
+    let (epoch, base) = ends.outbox.numbering().map_err(|e| e.to_string())?;
     let from = ends
         .inbox
-        .last_applied(&PeerId::Controller)
-        .map_err(|e| e.to_string())?;
+        .enter_epoch(&PeerId::Controller, epoch, base)
+        .map_err(|e| e.to_string())?
+        .seq;
     let upto = ends.outbox.last_seq().map_err(|e| e.to_string())?;
     let batch: Vec<(u64, u64)> = ends
         .outbox
@@ -123,10 +126,15 @@ async fn crash_point(side: Side, n: Cut, keep: Keep) -> Option<u64> {
     }
     // Both restart; the cut side with what its disk kept.
     let ends = open(&sd, &rd);
-    let position = ends.inbox.last_applied(&PeerId::Controller).expect("reads");
-    ends.outbox
-        .check_peer_position(position)
-        .unwrap_or_else(|e| panic!("{side:?} cut {n:?} {keep:?}: {e}"));
+    let position = ends.inbox.position(&PeerId::Controller).expect("reads");
+    match ends
+        .outbox
+        .judge(position.epoch, position.seq)
+        .expect("judges")
+    {
+        crate::outbox::Verdict::Resume { .. } => {}
+        lost => panic!("{side:?} cut {n:?} {keep:?}: a power cut looks like lost state: {lost:?}"),
+    }
     for _ in 0..20 {
         deliver(&ends)
             .await

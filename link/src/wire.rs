@@ -100,10 +100,12 @@ pub enum CloseCode {
     Unauthenticated = 10,
     Storage = 11,
     CertificateExpired = 12,
+    /// The agent started a new numbering after a loss and reconnects to announce it.
+    Renumbered = 13,
 }
 
 impl CloseCode {
-    const ALL: [CloseCode; 13] = [
+    const ALL: [CloseCode; 14] = [
         CloseCode::Normal,
         CloseCode::Shutdown,
         CloseCode::Protocol,
@@ -117,6 +119,7 @@ impl CloseCode {
         CloseCode::Unauthenticated,
         CloseCode::Storage,
         CloseCode::CertificateExpired,
+        CloseCode::Renumbered,
     ];
 
     pub fn to_varint(self) -> quinn::VarInt {
@@ -175,6 +178,17 @@ pub(crate) enum End {
 }
 
 impl End {
+    /// This side started a new numbering and closes to announce it in a new Hello.
+    pub(crate) fn is_renumbered(&self) -> bool {
+        matches!(
+            self,
+            End::Close {
+                code: CloseCode::Renumbered,
+                ..
+            }
+        )
+    }
+
     pub(crate) fn protocol(reason: impl Into<String>) -> End {
         let reason = reason.into();
         End::Close {

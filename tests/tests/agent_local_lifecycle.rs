@@ -10,7 +10,7 @@ mod agent_local_support;
 
 use std::time::Duration;
 
-use agent_harness::{ROUTER, eventually, profile, vouchers};
+use agent_harness::{ROUTER, eventually, issue, profile, vouchers};
 use agent_local_support::*;
 use hotspot_shared::domain::RemovalReason;
 use hotspot_shared::fleet::msg::{Command, Event};
@@ -142,6 +142,7 @@ async fn validity_is_enforced_offline_and_the_removal_reported_later() {
     site.send(&[Command::CreateVouchers {
         router: ROUTER,
         profile: profile(),
+        issue: issue(),
         vouchers: wanted.clone(),
     }])
     .await;

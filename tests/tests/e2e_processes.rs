@@ -148,21 +148,9 @@ fn enroll(fleet: SocketAddr, token: &str, data: &Path) -> std::process::ExitStat
         .expect("enroll runs")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vouchers_land_once_through_real_processes_killed_mid_flow() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (http, fleet) = (free_tcp(), free_udp());
-    let (mut controller, anonymous, admin, token) =
-        controller_with_site(dir.path(), http, fleet).await;
-
-    // The agent enrolls from its command line, then runs.
-    let status = enroll(fleet, &token, &dir.path().join("agent"));
-    assert!(status.success(), "enroll: {status}");
-    let status = enroll(fleet, &token, &dir.path().join("agent-again"));
-    assert!(!status.success(), "a used token is refused");
-    let mut agent = start_agent(dir.path(), fleet);
-
+/// A simulated router added to site `cafe` (once its agent is online) and a one-hour package:
+/// the simulator, the router's id and the package's id.
+async fn router_and_package(admin: &Api) -> (sim::SimHandle, u64, u64) {
     let router_sim = sim::start(SimConfig::local())
         .await
         .expect("simulated router");
@@ -190,6 +178,42 @@ async fn vouchers_land_once_through_real_processes_killed_mid_flow() {
         .await
         .expect("package");
     let package = package["id"].as_u64().expect("package id");
+    (router_sim, router, package)
+}
+
+/// Every code of `codes` exactly once on the router, and nothing else.
+fn on_router_once(router_sim: &sim::SimHandle, codes: &[String]) {
+    let users = router_sim.users();
+    for code in codes {
+        assert_eq!(
+            users.iter().filter(|u| &u.name == code).count(),
+            1,
+            "{code} exactly once"
+        );
+    }
+    assert_eq!(
+        users.len(),
+        codes.len(),
+        "nothing on the router the ledger does not know"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouchers_land_once_through_real_processes_killed_mid_flow() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (http, fleet) = (free_tcp(), free_udp());
+    let (mut controller, anonymous, admin, token) =
+        controller_with_site(dir.path(), http, fleet).await;
+
+    // The agent enrolls from its command line, then runs.
+    let status = enroll(fleet, &token, &dir.path().join("agent"));
+    assert!(status.success(), "enroll: {status}");
+    let status = enroll(fleet, &token, &dir.path().join("agent-again"));
+    assert!(!status.success(), "a used token is refused");
+    let mut agent = start_agent(dir.path(), fleet);
+
+    let (router_sim, router, package) = router_and_package(&admin).await;
 
     let mut codes = Vec::new();
     for round in 0..3 {
@@ -217,19 +241,7 @@ async fn vouchers_land_once_through_real_processes_killed_mid_flow() {
         router_sim.user_count() >= codes.len()
     })
     .await;
-    let users = router_sim.users();
-    for code in &codes {
-        assert_eq!(
-            users.iter().filter(|u| &u.name == code).count(),
-            1,
-            "{code} exactly once"
-        );
-    }
-    assert_eq!(
-        users.len(),
-        codes.len(),
-        "nothing on the router the ledger does not know"
-    );
+    on_router_once(&router_sim, &codes);
     wait_states(&admin, &codes, "active", 60).await;
 
     drop(agent);
@@ -416,4 +428,183 @@ async fn backups_taken_while_running_restore_what_was_there_at_the_backup() {
     assert!(ok, "agent restore --force: {out}");
     assert_eq!(agent_catalogue(&agent_dir), ["before"]);
     drop(controller);
+}
+
+/// Waits until the ledger knows every code of `codes` (a healing ledger answers 404 for the
+/// vouchers it has not recovered yet) and each is active.
+async fn wait_known_active(admin: &Api, codes: &[String], secs: u64) {
+    let started = std::time::Instant::now();
+    let mut waiting: Vec<&String> = codes.iter().collect();
+    while !waiting.is_empty() {
+        let mut still = Vec::new();
+        for code in waiting {
+            match admin
+                .call("GET", &format!("/api/tokens/{code}"), None)
+                .await
+            {
+                Ok((200, v)) if v["state"] == "active" => {}
+                _ => still.push(code),
+            }
+        }
+        waiting = still;
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "{} vouchers not known and active within {secs} s, e.g. {:?}",
+            waiting.len(),
+            waiting.first()
+        );
+        if !waiting.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// The audit entries of `action` (a prefix) about site `cafe`.
+async fn heal_audit(admin: &Api, action: &str) -> Vec<serde_json::Value> {
+    let page = admin
+        .expect_ok(
+            "GET",
+            &format!("/api/audit?action={action}&target=cafe&limit=100"),
+            None,
+        )
+        .await
+        .expect("audit");
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Issue 11 §2, over real processes: the controller restored from a backup older than the
+/// vouchers the site holds, and then the agent wiped and enrolled again. Each time the link
+/// finds the lost state, both sides replay what they know, and without anyone stepping in:
+/// the ledger recovers the vouchers it lost (from the agent's inventory, marked recovered),
+/// the wiped agent re-learns every voucher from the ledger, and every voucher is on the router
+/// exactly once, active in the ledger, with each heal in the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_controller_and_a_wiped_agent_heal_without_losing_a_voucher() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (http, fleet) = (free_tcp(), free_udp());
+    let controller_dir = dir.path().join("controller");
+    let (controller, anonymous, admin, token) = controller_with_site(dir.path(), http, fleet).await;
+    let status = enroll(fleet, &token, &dir.path().join("agent"));
+    assert!(status.success(), "enroll: {status}");
+    let agent = start_agent(dir.path(), fleet);
+    let (router_sim, router, package) = router_and_package(&admin).await;
+
+    let mut codes = codes_of(&generate(&admin, router, package, 150).await);
+    wait_states(&admin, &codes, "active", 60).await;
+    let backup = dir.path().join("controller.tar");
+    let (ok, out) = backup_cmd(controller_cmd(), &controller_dir, &backup);
+    assert!(ok, "controller backup: {out}");
+    // Sold after the backup: the restored ledger will not know these.
+    let after = codes_of(&generate(&admin, router, package, 150).await);
+    wait_states(&admin, &after, "active", 60).await;
+    codes.extend(after.iter().cloned());
+
+    controller.kill9();
+    let (ok, out) = restore_cmd(controller_cmd(), &controller_dir, &backup, true);
+    assert!(ok, "restore --force: {out}");
+    let restarted = std::time::Instant::now();
+    let controller = start_controller(dir.path(), http, fleet);
+    healthy(&anonymous).await;
+    let admin = anonymous
+        .login("admin", "e2e-admin-password")
+        .await
+        .expect("login on the restored ledger");
+    let missing = admin
+        .call("GET", &format!("/api/tokens/{}", after[0]), None)
+        .await
+        .expect("call");
+    // The ledger may already have healed; if not, the voucher is unknown until it does.
+    assert!(matches!(missing.0, 200 | 404), "{missing:?}");
+    wait_known_active(&admin, &codes, 60).await;
+    println!(
+        "controller restored from an older backup: ledger healed {:.1} s after the restart",
+        restarted.elapsed().as_secs_f64()
+    );
+    let recovered = admin
+        .expect_ok("GET", &format!("/api/tokens/{}", after[0]), None)
+        .await
+        .expect("voucher");
+    assert!(
+        recovered["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("recovered")),
+        "marked recovered: {recovered}"
+    );
+    assert_eq!(
+        (
+            recovered["price"]["minor"].as_i64(),
+            recovered["package_id"].as_u64()
+        ),
+        (Some(100), Some(package)),
+        "the sale's price and package came back: {recovered}"
+    );
+    for _ in 0..300 {
+        if !heal_audit(&admin, "fleet.heal.done").await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !heal_audit(&admin, "fleet.heal.done").await.is_empty(),
+        "the heal is in the audit log"
+    );
+    on_router_once(&router_sim, &codes);
+
+    // The agent's disk replaced: a new, empty data directory, enrolled again.
+    agent.kill9();
+    std::fs::remove_dir_all(dir.path().join("agent")).expect("wipe the agent");
+    let token = admin
+        .expect_ok("POST", "/api/sites/cafe/enrollment", Some(&json!({})))
+        .await
+        .expect("token");
+    let status = enroll(
+        fleet,
+        token["token"].as_str().expect("token text"),
+        &dir.path().join("agent"),
+    );
+    assert!(status.success(), "enroll again: {status}");
+    let wiped = std::time::Instant::now();
+    let agent = start_agent(dir.path(), fleet);
+    for _ in 0..300 {
+        if heal_audit(&admin, "fleet.heal.done").await.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        heal_audit(&admin, "fleet.heal.done").await.len() >= 2,
+        "the wiped agent's heal is in the audit log"
+    );
+    println!(
+        "agent wiped and enrolled again: healed {:.1} s after it started",
+        wiped.elapsed().as_secs_f64()
+    );
+    // New sales after the heal land too; the re-learned vouchers stay once on the router.
+    let later = codes_of(&generate(&admin, router, package, 20).await);
+    codes.extend(later.iter().cloned());
+    wait_states(&admin, &codes, "active", 60).await;
+    on_router_once(&router_sim, &codes);
+
+    // What the agent holds: stopped, its database read. Every voucher, on the router.
+    agent.kill9();
+    let db = hotspot_storage::Db::open(
+        dir.path()
+            .join("agent")
+            .join(hotspot_agent::identity::DB_FILE),
+        hotspot_storage::Options::default(),
+    )
+    .expect("the agent's database opens");
+    let store = hotspot_agent::store::Store::open(&db).expect("store");
+    let held: HashSet<String> = store
+        .all_desired()
+        .expect("reads")
+        .into_iter()
+        .map(|(_, e)| e.user.code)
+        .collect();
+    for code in &codes {
+        assert!(held.contains(code), "the wiped agent re-learned {code}");
+    }
+    drop(controller);
+    router_sim.shutdown().await;
 }

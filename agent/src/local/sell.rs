@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use hotspot_link::{LinkError, PushAbort, PushWithError};
 use hotspot_shared::domain::voucher::router_comment;
 use hotspot_shared::domain::{Origin, Package, PackageId, RouterId, VoucherUser};
-use hotspot_shared::fleet::msg::{Event, SiteVoucher, StaffEntry};
+use hotspot_shared::fleet::msg::{Event, Issue, SiteVoucher, StaffEntry};
 use hotspot_shared::voucher::CodeSpec;
 
 use crate::core::{Core, unix_now};
@@ -345,6 +345,14 @@ impl Seller {
                     let desired = DesiredEntry {
                         user: user.clone(),
                         profile: profile.clone(),
+                        issue: Issue {
+                            package: s.package,
+                            package_name: s.package_name.clone(),
+                            staff: s.staff,
+                            price: s.price,
+                            issued_at: s.issued_at,
+                            origin: Origin::Site,
+                        },
                         status: DesiredStatus::Pending,
                         first_used_at: None,
                     };

@@ -16,7 +16,8 @@
 //! - `sync`: "sync now" flags (router id, or `all`), read by the jobs;
 //! - `retired`: routers the controller removed, whose queue and desired state are still to be
 //!   purged;
-//! - `meta`: the last queue sequence number handed out.
+//! - `meta`: the last queue sequence number handed out;
+//! - `heal`: the controller's request for an inventory, until it is queued (see `heal`).
 //!
 //! Why it is shaped so: the inbound handler writes several of these tables in the *same*
 //! transaction as the link's "applied seq N" record, so a command is queued exactly once. Who
@@ -53,10 +54,14 @@ pub mod table {
     pub const SALES: &str = "agent/sales";
     pub const USAGE: &str = "agent/usage";
     pub const META: &str = "agent/meta";
+    /// `asked` → the reason the controller gave for wanting the inventory (see `heal`).
+    pub const HEAL: &str = "agent/heal";
 }
 
 /// Key of the single value in `catalogue`, `staff` and `grant`.
 pub const CURRENT: &[u8] = b"current";
+/// `heal` key of the controller's request for an inventory.
+pub const HEAL_ASKED: &[u8] = b"asked";
 /// `sync` key meaning every router.
 pub const SYNC_ALL: &[u8] = b"all";
 /// `meta` key of the last queue sequence number.
@@ -141,6 +146,7 @@ fn after(key: &[u8]) -> Option<Vec<u8>> {
 pub struct Store {
     db: Db,
     commands: Arc<tokio::sync::Notify>,
+    heal: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -148,6 +154,7 @@ impl Store {
         Ok(Store {
             db: db.clone(),
             commands: Arc::new(tokio::sync::Notify::new()),
+            heal: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -159,6 +166,25 @@ impl Store {
     /// waits, so no command goes unnoticed).
     pub fn commands(&self) -> Arc<tokio::sync::Notify> {
         self.commands.clone()
+    }
+
+    /// Notified after inbound commands too, for the healer (`heal`), which looks for an
+    /// inventory the controller asked for.
+    pub fn heal_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.heal.clone()
+    }
+
+    /// Every voucher this agent holds, on every router.
+    pub fn all_desired(&self) -> Result<Vec<(RouterId, DesiredEntry)>, StoreError> {
+        let read = self.db.read()?;
+        let mut out = Vec::new();
+        read.scan(table::DESIRED, hotspot_storage::ALL, false, |k, v| {
+            let router = records::router_of_key(k)
+                .ok_or_else(|| StoreError::Codec("desired key without a router".into()))?;
+            out.push((router, decode(v)?));
+            Ok::<_, StoreError>(hotspot_storage::Flow::Continue)
+        })?;
+        Ok(out)
     }
 
     /// Makes every write so far durable (the database's group-commit barrier).

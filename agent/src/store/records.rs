@@ -5,6 +5,7 @@
 //! prefix scan and forgetting a router is one prefix delete.
 
 use hotspot_shared::domain::{ProfileSpec, RemovalReason, RouterId, RouterTls, VoucherUser};
+use hotspot_shared::fleet::msg::{HeldStatus, Issue};
 use hotspot_shared::secretbox::Sealed;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -66,11 +67,26 @@ pub enum DesiredStatus {
     Failed,
 }
 
+impl DesiredStatus {
+    /// As the inventory reports it.
+    pub fn held(self) -> HeldStatus {
+        match self {
+            DesiredStatus::Pending => HeldStatus::Pending,
+            DesiredStatus::OnRouter => HeldStatus::OnRouter,
+            DesiredStatus::Removing => HeldStatus::Removing,
+            DesiredStatus::Removed => HeldStatus::Removed,
+            DesiredStatus::Failed => HeldStatus::Failed,
+        }
+    }
+}
+
 /// A voucher that should (or should no longer) exist on a router.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesiredEntry {
     pub user: VoucherUser,
     pub profile: ProfileSpec,
+    /// The ledger's facts of the sale, reported back if the ledger ever loses them.
+    pub issue: Issue,
     pub status: DesiredStatus,
     /// When usage was first seen (Unix seconds): the start of the voucher's validity.
     pub first_used_at: Option<i64>,

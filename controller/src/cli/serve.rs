@@ -186,6 +186,7 @@ pub async fn serve_until(
     let backups = serve_backups(&store, &state.config.data_dir);
     let presence = Presence::new();
     let follower = presence.spawn(state.clone());
+    let healer = crate::fleet::heal::spawn(state.clone());
     let (stop, stopped) = watch::channel(false);
     let scheduler = jobs::spawn(state.clone(), presence, jobs::DEFAULT_TICK, stopped);
 
@@ -221,6 +222,7 @@ pub async fn serve_until(
     }
     fleet.shutdown().await.context("closing the fleet link")?;
     follower.abort();
+    healer.abort();
     if let Some(backups) = backups {
         backups.abort();
     }

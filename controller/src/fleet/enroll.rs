@@ -130,12 +130,14 @@ impl Enroller for FleetSigner {
             .await
             .map_err(EnrollRefusal)?;
         if let Some(fleet) = self.fleet.get() {
-            let pending = fleet.reset_site(&record.site_id).await.map_err(|e| {
+            let loss = fleet.reset_site(&record.site_id).await.map_err(|e| {
                 EnrollRefusal(format!(
                     "the controller could not reset the site's link: {e}"
                 ))
             })?;
-            tracing::info!(site = %record.site_id, pending, "site enrolled: link numbering restarted");
+            if loss.is_some() {
+                tracing::info!(site = %record.site_id, "site enrolled again: new link numbering; it will be healed");
+            }
         }
         Ok(EnrollGrant {
             site_id: record.site_id,

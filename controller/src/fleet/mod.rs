@@ -12,7 +12,9 @@
 //! recorded in the ledger before the agent receives it; router passwords travel only in
 //! requests (inside TLS), never in a durable command.
 
+pub mod commands;
 pub mod enroll;
+pub mod heal;
 pub mod pki;
 pub mod presence;
 pub mod sites;

@@ -15,17 +15,17 @@
 //!   limit; reported.
 //!
 //! Re-queued vouchers go out as durable `CreateVouchers` commands built the same way as at
-//! issue ([`VoucherRecord::router_user`]).
+//! issue (`fleet::commands`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use hotspot_pki::SiteId;
 use hotspot_shared::domain::{PackageId, RouterId, VoucherState};
-use hotspot_shared::fleet::msg::{Command, MAX_VOUCHERS_PER_COMMAND};
 use serde::Deserialize;
 
 use super::ReconcileError;
 use crate::app::AppState;
+use crate::fleet::commands::{Create, create_commands};
 use crate::store::{
     Actor, AuditFilter, DriftKind, DriftLine, PageRequest, RouterRecord, Stamp, VoucherChange,
     VoucherRecord,
@@ -229,17 +229,7 @@ async fn requeue(
             tracing::warn!(%package, "cannot re-queue vouchers of a missing package");
             continue;
         };
-        let commands: Vec<Command> = list
-            .chunks(MAX_VOUCHERS_PER_COMMAND)
-            .map(|chunk| Command::CreateVouchers {
-                router,
-                profile: p.package.profile_spec(),
-                vouchers: chunk
-                    .iter()
-                    .map(|v| v.router_user(&p.package.profile))
-                    .collect(),
-            })
-            .collect();
+        let commands = create_commands(router, &p.package, &list, Create::All);
         state.fleet.send_batch(&site, &commands).await?;
         issued.extend(
             list.iter()

@@ -42,8 +42,8 @@ pub use query::{
     StateCounts, VoucherFilter,
 };
 pub use records::{
-    Actor, AuditEntry, NewRouter, NewStaff, PackageRecord, Role, RouterObservation, RouterRecord,
-    RouterUpdate, SessionKind, SessionRecord, Site, StaffRecord, StaffUpdate, Stamp,
+    Actor, AuditEntry, HealRecord, NewRouter, NewStaff, PackageRecord, Role, RouterObservation,
+    RouterRecord, RouterUpdate, SessionKind, SessionRecord, Site, StaffRecord, StaffUpdate, Stamp,
 };
 pub use report::{DriftKind, DriftLine, Report, ReportBody, Revenue, Tally};
 pub use voucher::{
@@ -194,6 +194,13 @@ pub trait Store: Send + Sync {
     /// Ends every session of a staff member (disabled, password changed).
     fn delete_sessions_of(&self, staff: StaffId) -> Result<Written<usize>, StoreError>;
     fn purge_expired_sessions(&self, now: i64) -> Result<Written<usize>, StoreError>;
+
+    // --- healing after lost link state ---
+    /// Sites whose inventory arrived in full: the replay to them is due.
+    fn heals_due(&self) -> Result<Vec<HealRecord>, StoreError>;
+    /// The replay of `site`'s heal `round` is queued: forgets the record and audits the heal.
+    fn finish_heal(&self, site: &SiteId, round: u64, by: &Stamp)
+    -> Result<Written<()>, StoreError>;
 
     // --- audit and reports ---
     fn append_audit(&self, entry: &AuditEntry) -> Result<Written<()>, StoreError>;

@@ -302,6 +302,26 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A site's healing after lost link state, while its inventory arrives and until the replay
+/// to it is queued (see `fleet::heal`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealRecord {
+    pub site: SiteId,
+    /// The inventory's round (its parts share it).
+    pub round: u64,
+    pub reason: String,
+    /// When its first part arrived.
+    pub started_at: i64,
+    /// Vouchers the ledger lacked and took from the inventory.
+    pub recovered: u64,
+    /// Vouchers whose state the inventory moved on.
+    pub updated: u64,
+    /// Vouchers the agent holds that the ledger says must go (revoked meanwhile).
+    pub remove: Vec<(RouterId, String)>,
+    /// The last part arrived: the replay to the agent is due.
+    pub due: bool,
+}
+
 macro_rules! record {
     ($($t:ty => $kind:literal),* $(,)?) => {
         $(impl Record for $t { const KIND: &'static str = $kind; })*
@@ -316,4 +336,5 @@ record!(
     SessionRecord => "session",
     AuditEntry => "audit entry",
     TokenRecord => "enrollment token",
+    HealRecord => "heal",
 );

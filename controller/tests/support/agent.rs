@@ -122,6 +122,7 @@ async fn answer(
                     router,
                     profile,
                     vouchers,
+                    ..
                 } => {
                     let fail = fail_next.lock().unwrap().take();
                     let mut s = seen.lock().unwrap();

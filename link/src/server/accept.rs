@@ -117,6 +117,7 @@ impl<Evt: Payload, Q: Payload, R: Payload> Inner<Evt, Q, R> {
             config: self.link.clone(),
             outbox,
             inbox: self.inbox.clone(),
+            losses: self.losses.clone(),
             responder: self.responder.clone(),
             renewer: self.control.renewer.clone().map(|r| (r, site.clone())),
         };

@@ -37,11 +37,12 @@ use crate::config::{LinkConfig, ServerConfig};
 use crate::error::LinkError;
 use crate::hooks::{ControlHooks, DynResponder, Responder};
 use crate::inbox::{Inbound, Inbox};
-use crate::outbox::Outbox;
+use crate::loss::{Loss, LossKind, Losses};
+use crate::outbox::{Outbox, PushAbort, PushWithError};
 use crate::peer::PeerId;
 use crate::registry::{Registry, SiteEvent, SiteStatus};
 use crate::wire::{CloseCode, LinkRequest, LinkResponse};
-use hotspot_storage::Db;
+use hotspot_storage::{Db, WriteTx};
 
 mod accept;
 
@@ -78,6 +79,7 @@ struct Inner<Evt, Q, R> {
     db: Db,
     endpoint: quinn::Endpoint,
     inbox: Arc<Inbox<Evt>>,
+    losses: Arc<Losses>,
     responder: Arc<dyn DynResponder<Q, R>>,
     control: ControlHooks,
     revocations: SharedRevocations,
@@ -119,6 +121,7 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
             db: db.clone(),
             endpoint,
             inbox: Arc::new(Inbox::open(db, Arc::new(inbound))),
+            losses: Arc::new(Losses::new(db)),
             responder: Arc::new(responder),
             control,
             revocations: tls.revocations,
@@ -157,6 +160,23 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
     /// Queues commands in order, all or none, with one flush.
     pub async fn send_batch(&self, site: &SiteId, cmds: &[Cmd]) -> Result<Vec<u64>, LinkError> {
         self.inner.outbox(site)?.push_batch(cmds).await
+    }
+
+    /// Queues commands for `site` and, in the same transaction, the caller's writes (see
+    /// [`crate::outbox::Outbox::push_batch_with`]); one barrier for both.
+    pub async fn send_batch_with<T, E>(
+        &self,
+        site: &SiteId,
+        cmds: &[Cmd],
+        write: impl FnOnce(&mut WriteTx<'_>, u64) -> Result<T, PushAbort<E>>,
+    ) -> Result<(Vec<u64>, T), PushWithError<E>> {
+        self.inner.outbox(site)?.push_batch_with(cmds, write).await
+    }
+
+    /// Lost link states found on this endpoint, waiting for the application to heal them
+    /// (see [`crate::loss`]).
+    pub fn losses(&self) -> &Losses {
+        &self.inner.losses
     }
 
     /// Asks the connected `site` and waits for the answer until `deadline`. Fails at once with
@@ -211,9 +231,9 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
         }
         for key in keys {
             let key = String::from_utf8_lossy(&key);
-            let name = key
-                .strip_prefix("last/")
-                .or_else(|| key.strip_prefix("acked/"))
+            let name = ["last/", "acked/", "epoch/", "base/"]
+                .iter()
+                .find_map(|p| key.strip_prefix(p))
                 .unwrap_or(&key);
             if let Some(site) = name.strip_prefix("site/").and_then(|s| s.parse().ok()) {
                 sites.insert(site);
@@ -254,19 +274,36 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
         Some(serial)
     }
 
-    /// Closes `site`'s connection with `reason`; the agent will reconnect. Returns whether one
-    /// was open.
-    /// Starts the site's link numbering over, both ways: for a site whose agent enrolled
-    /// again and so has no link state (a replaced device, a wiped data directory). Its
-    /// connection is closed; commands it had not acknowledged stay queued, renumbered from 1.
-    /// (An agent never enrolls into a data directory that already holds an identity, so its
-    /// side starts at 1 by construction.)
-    pub async fn reset_site(&self, site: &SiteId) -> Result<u64, LinkError> {
+    /// Starts a new numbering for a site whose agent enrolled again (a replaced device, a
+    /// wiped data directory: it has no link state), and records the loss so the application
+    /// heals it (see [`crate::loss`]). Its connection is closed; commands it had not
+    /// acknowledged stay queued and go again under the new epoch. (An agent never enrolls
+    /// into a data directory that already holds an identity, so its side starts afresh by
+    /// construction; the agent's new epoch moves this side's inbox on its first Hello.)
+    ///
+    /// `None` for a site that never exchanged a message (its first enrollment): nothing to heal.
+    pub async fn reset_site(&self, site: &SiteId) -> Result<Option<Loss>, LinkError> {
         self.disconnect(site, "link state restarted: the site enrolled again");
-        self.inner.inbox.forget(&PeerId::Site(site.clone()))?;
-        self.inner.outbox(site)?.restart_numbering().await
+        let peer = PeerId::Site(site.clone());
+        let outbox = self.inner.outbox(site)?;
+        let received = self.inner.inbox.position(&peer)?;
+        if outbox.acked()? == 0 && received.seq == 0 && received.epoch == 0 {
+            return Ok(None);
+        }
+        let loss = outbox
+            .start_epoch(
+                &peer,
+                LossKind::Reenrolled,
+                "the site enrolled again".into(),
+                crate::session::unix_now(),
+            )
+            .await?;
+        self.inner.losses.notify();
+        Ok(Some(loss))
     }
 
+    /// Closes `site`'s connection with `reason`; the agent will reconnect. Returns whether one
+    /// was open.
     pub fn disconnect(&self, site: &SiteId, reason: &str) -> bool {
         self.inner
             .registry

@@ -285,6 +285,7 @@ impl RawPeer {
             version,
             last_received,
             software: "raw test peer".into(),
+            numbering: hotspot_shared::fleet::Numbering::default(),
         })
         .await
     }

@@ -10,7 +10,26 @@
 use serde::{Deserialize, Serialize};
 
 /// The version this build speaks. A peer with another version is refused with a reason.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// Version 2 added [`Numbering`] to the Hello: epochs, so that a side that lost its link state
+/// (a wiped disk, a restored backup) is recognised and both sides heal instead of refusing.
+pub const PROTOCOL_VERSION: u16 = 2;
+
+/// Which numbering a side's sequence numbers belong to.
+///
+/// Each outbox numbers its messages within an *epoch*: a random `u64` drawn when the outbox is
+/// made and again whenever it has to start a new numbering because one side lost state. A
+/// message is named by `(epoch, seq)`, so a number is never taken for another message across a
+/// loss. An epoch's first message is `base + 1`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Numbering {
+    /// The epoch of the sender's outbox to this peer.
+    pub epoch: u64,
+    /// The sequence number before that epoch's first message.
+    pub base: u64,
+    /// The peer's epoch that `last_received` counts in (0: nothing received from it).
+    pub received_epoch: u64,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Envelope<D, Q, R> {
@@ -22,6 +41,8 @@ pub enum Envelope<D, Q, R> {
         last_received: u64,
         /// Free text for logs (software name and version).
         software: String,
+        /// Epochs (since version 2; appended, so an older peer still reads the version).
+        numbering: Numbering,
     },
     /// The sender will close the connection, and says why.
     Refuse(Refusal),
@@ -51,11 +72,12 @@ pub enum Refusal {
 }
 
 impl<D, Q, R> Envelope<D, Q, R> {
-    pub fn hello(last_received: u64, software: impl Into<String>) -> Self {
+    pub fn hello(last_received: u64, software: impl Into<String>, numbering: Numbering) -> Self {
         Envelope::Hello {
             version: PROTOCOL_VERSION,
             last_received,
             software: software.into(),
+            numbering,
         }
     }
 
@@ -94,25 +116,30 @@ mod tests {
     #[test]
     fn hello_layout_is_stable() {
         // Variant 0, then the version as a varint: a future peer can always read these bytes.
-        let bytes = postcard::to_stdvec(&E::hello(5, "x")).expect("encodes");
-        assert_eq!(&bytes[..3], &[0, 1, 5]);
+        let bytes = postcard::to_stdvec(&E::hello(5, "x", Numbering::default())).expect("encodes");
+        assert_eq!(&bytes[..3], &[0, PROTOCOL_VERSION as u8, 5]);
     }
 
     #[test]
     fn a_future_hello_is_readable_and_refused() {
-        // A v2 peer whose envelope has other variants still sends Hello as variant 0.
+        // A v3 peer whose envelope has other variants still sends Hello as variant 0, with
+        // its new fields appended.
         #[derive(Serialize)]
         enum Future {
             Hello {
                 version: u16,
                 last_received: u64,
                 software: String,
+                numbering: Numbering,
+                more: String,
             },
         }
         let bytes = postcard::to_stdvec(&Future::Hello {
-            version: 2,
+            version: 3,
             last_received: 0,
-            software: "v2".into(),
+            software: "v3".into(),
+            numbering: Numbering::default(),
+            more: "later".into(),
         })
         .expect("encodes");
         let got: E = postcard::from_bytes(&bytes).expect("readable");
@@ -122,7 +149,7 @@ mod tests {
         assert_eq!(
             check_version(version),
             Err(Refusal::UnsupportedVersion {
-                got: 2,
+                got: 3,
                 supported: PROTOCOL_VERSION
             })
         );
@@ -131,7 +158,15 @@ mod tests {
     #[test]
     fn every_variant_round_trips() {
         let all: Vec<E> = vec![
-            E::hello(7, "agent 0.1"),
+            E::hello(
+                7,
+                "agent 0.1",
+                Numbering {
+                    epoch: u64::MAX,
+                    base: 3,
+                    received_epoch: 9,
+                },
+            ),
             E::Refuse(Refusal::Revoked),
             E::Data {
                 seq: u64::MAX,

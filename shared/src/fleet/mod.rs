@@ -14,7 +14,7 @@ pub mod envelope;
 pub mod frame;
 pub mod msg;
 
-pub use envelope::{Envelope, PROTOCOL_VERSION, Refusal};
+pub use envelope::{Envelope, Numbering, PROTOCOL_VERSION, Refusal};
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME_LEN, encode_frame};
 
 /// ALPN protocol id of the fleet link.

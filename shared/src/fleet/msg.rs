@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ActiveSession, HealthSample, Money, Package, PackageId, ProfileSpec, RemovalReason,
+    ActiveSession, HealthSample, Money, Origin, Package, PackageId, ProfileSpec, RemovalReason,
     RouterFailure, RouterId, RouterInfo, RouterSpec, StaffId, UsageSample, VoucherUser,
 };
 
@@ -17,16 +17,31 @@ use crate::domain::{
 pub const MAX_VOUCHERS_PER_COMMAND: usize = 500;
 /// Most usage samples in one [`Event::Usage`].
 pub const MAX_SAMPLES_PER_EVENT: usize = 1000;
+/// Most vouchers in one [`Event::Inventory`] part.
+pub const MAX_VOUCHERS_PER_INVENTORY: usize = 500;
 
 /// Controller → agent, durable and applied exactly once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Create these hotspot users (the profile first, if missing). Idempotent on the agent.
+    /// `issue` is the ledger's record of the sale, which the agent keeps: should the ledger
+    /// ever lose it, the agent's inventory gives it back.
     CreateVouchers {
         router: RouterId,
         profile: ProfileSpec,
+        issue: Issue,
         vouchers: Vec<VoucherUser>,
     },
+    /// Healing after lost state: the vouchers that should be on the router, for the agent to
+    /// add those it does not know (an entry it has is left as it is).
+    EnsureVouchers {
+        router: RouterId,
+        profile: ProfileSpec,
+        issue: Issue,
+        vouchers: Vec<VoucherUser>,
+    },
+    /// Healing after the controller found lost link state: send an [`Event::Inventory`].
+    SendInventory { reason: String },
     /// Remove a voucher's hotspot user and kick its sessions.
     RemoveVoucher {
         router: RouterId,
@@ -54,6 +69,41 @@ pub enum Command {
     CodeGrant { prefix: String, budget: u64 },
     /// Read usage and users now instead of at the next interval.
     SyncNow { router: Option<RouterId> },
+}
+
+/// Who sold a voucher, when, for how much: the ledger's facts that the router's user lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Issue {
+    pub package: PackageId,
+    pub package_name: String,
+    pub staff: StaffId,
+    pub price: Money,
+    pub issued_at: i64,
+    pub origin: Origin,
+}
+
+/// Where a voucher stands at the agent, as its inventory reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HeldStatus {
+    /// Queued for the router.
+    Pending,
+    /// On the router.
+    OnRouter,
+    /// A removal is queued.
+    Removing,
+    Removed,
+    /// The router refused it.
+    Failed,
+}
+
+/// One voucher the agent holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldVoucher {
+    pub router: RouterId,
+    pub user: VoucherUser,
+    pub issue: Issue,
+    pub status: HeldStatus,
+    pub first_used_at: Option<i64>,
 }
 
 /// A staff member as the agent's local page needs them.
@@ -119,6 +169,16 @@ pub enum Event {
         router: RouterId,
         failure: RouterFailure,
         at: i64,
+    },
+    /// Healing after lost link state: every voucher the agent holds, in parts; the ledger adds
+    /// what it lacks (marked recovered) and, after the `last` part, sends back what the agent
+    /// lacks. `round` tells one inventory's parts from another's.
+    Inventory {
+        round: u64,
+        /// Why (the loss as the side that found it described it).
+        reason: String,
+        vouchers: Vec<HeldVoucher>,
+        last: bool,
     },
 }
 

@@ -25,7 +25,7 @@ use hotspot_pki::{
 };
 use hotspot_shared::domain::voucher::router_comment;
 use hotspot_shared::domain::{Origin, PackageId, ProfileSpec, RouterId, RouterSpec, VoucherUser};
-use hotspot_shared::fleet::msg::{Answer, Command, Event, MAX_VOUCHERS_PER_COMMAND, Query};
+use hotspot_shared::fleet::msg::{Answer, Command, Event, Issue, MAX_VOUCHERS_PER_COMMAND, Query};
 use hotspot_shared::units::RosDuration;
 use hotspot_tests::sim::{self, SimConfig, SimHandle};
 use time::OffsetDateTime;
@@ -208,6 +208,21 @@ pub fn profile() -> ProfileSpec {
     }
 }
 
+/// The ledger's facts of a test sale: package 1, staff 1, 1.00 USD, now, central.
+pub fn issue() -> Issue {
+    Issue {
+        package: PackageId(1),
+        package_name: "test package".into(),
+        staff: hotspot_shared::domain::StaffId(1),
+        price: hotspot_shared::domain::Money::new(
+            100,
+            hotspot_shared::domain::Currency::new("USD").expect("a currency"),
+        ),
+        issued_at: OffsetDateTime::now_utc().unix_timestamp(),
+        origin: Origin::Central,
+    }
+}
+
 /// `n` vouchers `{prefix}00000…`, one hour each, tied to package 1.
 pub fn vouchers(prefix: &str, n: usize) -> Vec<VoucherUser> {
     (0..n)
@@ -289,6 +304,7 @@ impl Site {
             .map(|chunk| Command::CreateVouchers {
                 router: ROUTER,
                 profile: profile(),
+                issue: issue(),
                 vouchers: chunk.to_vec(),
             })
             .collect();

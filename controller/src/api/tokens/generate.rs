@@ -10,7 +10,7 @@
 //!    central and site codes cannot meet.
 //! 3. **Ledger**: all vouchers in ONE `insert_vouchers` transaction, `issued`; the few codes
 //!    another request took meanwhile are redrawn and the batch retried; then made durable.
-//! 4. **Outbox**: `CreateVouchers` commands of at most [`MAX_VOUCHERS_PER_COMMAND`] with the
+//! 4. **Outbox**: `CreateVouchers` commands of at most `MAX_VOUCHERS_PER_COMMAND` with the
 //!    package's profile, in one `send_batch` (durable when it returns). If that fails (outbox
 //!    full) the vouchers are withdrawn from the ledger and the call fails: nothing is claimed.
 //! 5. **Queued**: one `change_vouchers(.., Queued)`, made durable. An agent's `Applied` that beats
@@ -30,7 +30,6 @@ use axum::Json;
 use axum::extract::State;
 use hotspot_pki::SiteId;
 use hotspot_shared::domain::{Origin, Package, PackageId, RouterId, StaffId, VoucherState};
-use hotspot_shared::fleet::msg::{Command, MAX_VOUCHERS_PER_COMMAND};
 use hotspot_shared::voucher::{CodeError, CodeSpec};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -40,6 +39,7 @@ use super::VoucherView;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{JsonBody, Principal, link_err, store_err};
 use crate::app::AppState;
+use crate::fleet::commands::{Create, create_commands};
 use crate::store::{MAX_BATCH, Stamp, StoreError, VoucherChange, VoucherLimits, VoucherRecord};
 
 /// Rounds of redrawing codes that collided with the ledger before giving up.
@@ -330,19 +330,8 @@ async fn commit(state: AppState, mut plan: Plan) -> ApiResult<(Vec<VoucherRecord
     let n = written.durable().await.map_err(store_err)?;
     state.metrics.vouchers_issued.inc_by(&["central"], n as u64);
     let online = state.fleet.site_status(&plan.site).is_ok_and(|s| s.online);
-    let profile = plan.package.profile_spec();
-    let commands: Vec<Command> = plan
-        .records
-        .chunks(MAX_VOUCHERS_PER_COMMAND)
-        .map(|chunk| Command::CreateVouchers {
-            router: plan.router,
-            profile: profile.clone(),
-            vouchers: chunk
-                .iter()
-                .map(|v| v.router_user(&plan.package.profile))
-                .collect(),
-        })
-        .collect();
+    let records: Vec<&VoucherRecord> = plan.records.iter().collect();
+    let commands = create_commands(plan.router, &plan.package, &records, Create::All);
     let codes: Vec<String> = plan.records.iter().map(|v| v.code.clone()).collect();
     if let Err(e) = state.fleet.send_batch(&plan.site, &commands).await {
         tracing::warn!(site = %plan.site, error = %e, n, "vouchers not queued; withdrawing");

@@ -79,6 +79,21 @@ impl LedgerInbound {
             ));
         };
         let stamp = Stamp::new(Actor::Site(site.clone()), now);
+        if let Event::Inventory {
+            round,
+            reason,
+            vouchers,
+            last,
+        } = event
+        {
+            let late = super::heal::inventory(tx, &stamp, site, *round, reason, vouchers, *last)?;
+            if let Some(t) = late {
+                self.store
+                    .late_site_sales
+                    .fetch_min(t, std::sync::atomic::Ordering::Relaxed);
+            }
+            return Ok(());
+        }
         let router = router_of(event);
         let record = tx.get::<RouterRecord>(T::Routers, &id_key(router.0))?;
         let r = match record {
@@ -147,6 +162,7 @@ impl LedgerInbound {
             Event::RouterDown { failure, at, .. } => {
                 observe(tx, r, &RouterObservation::Down(failure.clone()), *at)
             }
+            Event::Inventory { .. } => Ok(()),
             Event::Drift {
                 at,
                 unknown,
@@ -188,6 +204,8 @@ fn router_of(event: &Event) -> RouterId {
         | Event::Drift { router, .. }
         | Event::RouterDown { router, .. } => *router,
         Event::IssuedAtSite(v) => v.router,
+        // Handled before any router is looked at (it names many).
+        Event::Inventory { .. } => RouterId(0),
     }
 }
 
@@ -202,6 +220,7 @@ fn kind(event: &Event) -> &'static str {
         Event::Info { .. } => "info",
         Event::Drift { .. } => "drift",
         Event::RouterDown { .. } => "router-down",
+        Event::Inventory { .. } => "inventory",
     }
 }
 

@@ -29,6 +29,7 @@
 //! | `ledger/reports` | `YYYY-MM-DD` | [`Report`](crate::store::Report) |
 //! | `ledger/enroll/tokens` | secret hash | `TokenRecord` |
 //! | `ledger/enroll/revoked` | certificate serial | empty |
+//! | `ledger/heal` | site id | [`HealRecord`](crate::store::HealRecord) |
 //!
 //! `t` is `issued_at` (or the audit time) as `time_key`; `day` is the UTC day number as
 //! `time_key`; `state` is `state_byte`. Voucher indexes end in `t ‖ code`, so every voucher
@@ -65,6 +66,7 @@ pub enum T {
     Reports,
     Tokens,
     Revoked,
+    Heal,
 }
 
 impl T {
@@ -91,6 +93,7 @@ impl T {
             T::Reports => "ledger/reports",
             T::Tokens => "ledger/enroll/tokens",
             T::Revoked => "ledger/enroll/revoked",
+            T::Heal => "ledger/heal",
         }
     }
 }

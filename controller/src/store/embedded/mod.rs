@@ -16,6 +16,7 @@
 //! (The ledger was on sled before; sled's flush is no fsync and lost acknowledged writes in
 //! power cuts, hence redb behind `hotspot-storage`.)
 
+mod heal;
 mod inbound;
 pub mod layout;
 mod misc;

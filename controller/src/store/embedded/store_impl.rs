@@ -9,10 +9,10 @@ use time::OffsetDateTime;
 use super::EmbeddedStore;
 use super::layout::{T, id_key};
 use crate::store::{
-    AuditEntry, AuditFilter, ChangeOutcome, CountScope, NewRouter, NewStaff, PackageRecord, Page,
-    PageRequest, Report, RouterObservation, RouterRecord, RouterUpdate, SessionRecord, Site,
-    StaffRecord, StaffUpdate, Stamp, StateCounts, Store, StoreError, VoucherChange, VoucherFilter,
-    VoucherRecord, Written,
+    AuditEntry, AuditFilter, ChangeOutcome, CountScope, HealRecord, NewRouter, NewStaff,
+    PackageRecord, Page, PageRequest, Report, RouterObservation, RouterRecord, RouterUpdate,
+    SessionRecord, Site, StaffRecord, StaffUpdate, Stamp, StateCounts, Store, StoreError,
+    VoucherChange, VoucherFilter, VoucherRecord, Written,
 };
 
 /// Sessions removed per transaction when purging.
@@ -275,6 +275,38 @@ impl Store for EmbeddedStore {
             total = total.zip(self.delete_sessions(chunk)?).map(|(a, b)| a + b);
         }
         Ok(total)
+    }
+
+    fn heals_due(&self) -> Result<Vec<HealRecord>, StoreError> {
+        let all: Vec<HealRecord> = self.read_all(T::Heal, &[])?;
+        Ok(all.into_iter().filter(|h| h.due).collect())
+    }
+
+    fn finish_heal(
+        &self,
+        site: &SiteId,
+        round: u64,
+        by: &Stamp,
+    ) -> Result<Written<()>, StoreError> {
+        self.run(|tx| {
+            let key = site.as_str().as_bytes();
+            let Some(h) = tx.get::<HealRecord>(T::Heal, key)? else {
+                return Ok(());
+            };
+            if h.round != round {
+                return Ok(());
+            }
+            tx.remove(T::Heal, key)?;
+            let detail = format!(
+                "{} vouchers recovered from the site, {} updated, {} removals sent; the site's missing vouchers sent again ({})",
+                h.recovered,
+                h.updated,
+                h.remove.len(),
+                h.reason
+            );
+            tx.audit(&by.audit("fleet.heal.done", site, detail))
+        })?;
+        Ok(self.written(()))
     }
 
     fn append_audit(&self, entry: &AuditEntry) -> Result<Written<()>, StoreError> {
