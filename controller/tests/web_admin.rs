@@ -440,6 +440,41 @@ async fn a_new_site_shows_its_enrollment_command_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_site_row_says_when_lost_link_state_was_found_and_healed() {
+    let c = Controller::start().await;
+    c.add_site("s1").await;
+    let mut admin = Browser::sign_in(addr(&c), "admin", ADMIN_PASSWORD).await;
+    assert!(!admin.get("/admin/sites").await.body.contains("data-heal"));
+    let stamp = Stamp::system(c.state.now());
+    let lost = stamp.audit("fleet.heal.lost", "s1", "the site enrolled again");
+    c.store
+        .append_audit(&lost)
+        .unwrap()
+        .durable()
+        .await
+        .unwrap();
+    let body = admin.get("/admin/sites").await.body;
+    assert!(body.contains("lost link state found; healing"), "{body}");
+    let done = stamp.audit(
+        "fleet.heal.done",
+        "s1",
+        "3 vouchers recovered from the site",
+    );
+    c.store
+        .append_audit(&done)
+        .unwrap()
+        .durable()
+        .await
+        .unwrap();
+    let body = admin.get("/admin/sites").await.body;
+    assert!(
+        body.contains("healed after lost link state") && body.contains("3 vouchers recovered"),
+        "{body}"
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_staff_account_with_a_generated_password_can_sign_in_and_be_disabled() {
     let c = Controller::start().await;
     c.add_site("s1").await;

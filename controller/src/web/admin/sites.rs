@@ -35,6 +35,8 @@ pub struct SiteLine {
     pub last_seen: String,
     pub routers: usize,
     pub code_prefix: String,
+    /// The last heal after lost link state, for people (empty: none on record).
+    pub heal: String,
 }
 
 /// The enrollment command to show once.
@@ -82,10 +84,31 @@ fn lines(state: &AppState) -> Result<Vec<SiteLine>, WebError> {
                     .and_then(|st| st.last_seen)
                     .map(|t| ago(now, unix(t)))
                     .unwrap_or_else(|| "never".to_owned()),
+                heal: last_heal(state, &s.id, now)?,
                 code_prefix: s.code_prefix,
             })
         })
         .collect()
+}
+
+/// The newest `fleet.heal.*` audit entry of `site`, in words.
+fn last_heal(state: &AppState, site: &hotspot_pki::SiteId, now: i64) -> Result<String, WebError> {
+    let filter = crate::store::AuditFilter {
+        action_prefix: Some("fleet.heal.".into()),
+        target: Some(site.to_string()),
+        ..Default::default()
+    };
+    let page = state
+        .store
+        .audit(&filter, &crate::store::PageRequest::first(1))
+        .map_err(store_err)?;
+    Ok(page.items.first().map_or_else(String::new, |e| {
+        let what = match e.action.as_str() {
+            "fleet.heal.done" => "healed after lost link state",
+            _ => "lost link state found; healing",
+        };
+        format!("{what} {}: {}", ago(now, e.at), e.detail)
+    }))
 }
 
 fn page(
