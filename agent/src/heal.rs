@@ -130,19 +130,80 @@ fn parts(round: u64, reason: &str, held: Vec<HeldVoucher>) -> Vec<Event> {
 
 #[cfg(test)]
 mod tests {
+    use hotspot_shared::domain::{
+        Currency, Money, Origin, PackageId, RouterId, StaffId, VoucherUser,
+    };
+    use hotspot_shared::fleet::msg::{HeldStatus, Issue};
+
     use super::*;
 
+    fn held(i: usize) -> HeldVoucher {
+        HeldVoucher {
+            router: RouterId(1),
+            user: VoucherUser {
+                code: format!("C{i}"),
+                password: "p".into(),
+                profile: "hf".into(),
+                limit_uptime: None,
+                limit_bytes_total: None,
+                validity: None,
+                comment: "hotspot-fleet package-1 central".into(),
+            },
+            issue: Issue {
+                package: PackageId(1),
+                package_name: "1 hour".into(),
+                staff: StaffId(1),
+                price: Money::new(100, Currency::new("USD").expect("currency")),
+                issued_at: 0,
+                origin: Origin::Central,
+            },
+            status: HeldStatus::OnRouter,
+            first_used_at: None,
+        }
+    }
+
+    /// Each part's size and whether it is the last, and the codes in order.
+    fn shape(events: &[Event]) -> (Vec<(usize, bool)>, Vec<String>, Vec<u64>) {
+        let mut sizes = Vec::new();
+        let mut codes = Vec::new();
+        let mut rounds = Vec::new();
+        for e in events {
+            let Event::Inventory {
+                round,
+                vouchers,
+                last,
+                ..
+            } = e
+            else {
+                panic!("not an inventory: {e:?}")
+            };
+            sizes.push((vouchers.len(), *last));
+            codes.extend(vouchers.iter().map(|v| v.user.code.clone()));
+            rounds.push(*round);
+        }
+        (sizes, codes, rounds)
+    }
+
     #[test]
-    fn an_inventory_is_cut_into_parts_and_the_last_is_marked() {
-        let lasts = |events: &[Event]| -> Vec<(usize, bool)> {
-            events
-                .iter()
-                .map(|e| match e {
-                    Event::Inventory { vouchers, last, .. } => (vouchers.len(), *last),
-                    other => panic!("not an inventory: {other:?}"),
-                })
-                .collect()
-        };
-        assert_eq!(lasts(&parts(1, "r", Vec::new())), vec![(0, true)]);
+    fn an_inventory_is_cut_into_parts_of_one_round_and_only_the_last_is_marked() {
+        let (sizes, codes, _) = shape(&parts(1, "r", Vec::new()));
+        assert_eq!(
+            (sizes, codes.len()),
+            (vec![(0, true)], 0),
+            "empty: one last part"
+        );
+        let n = 2 * MAX_VOUCHERS_PER_INVENTORY + 1;
+        let (sizes, codes, rounds) = shape(&parts(9, "r", (0..n).map(held).collect()));
+        assert_eq!(
+            sizes,
+            vec![
+                (MAX_VOUCHERS_PER_INVENTORY, false),
+                (MAX_VOUCHERS_PER_INVENTORY, false),
+                (1, true)
+            ]
+        );
+        let want: Vec<String> = (0..n).map(|i| format!("C{i}")).collect();
+        assert_eq!(codes, want, "every voucher once, in order");
+        assert!(rounds.iter().all(|r| *r == 9));
     }
 }

@@ -14,8 +14,8 @@
 //! refusal would make the link redeliver it for ever.
 
 use hotspot_link::{ApplyError, Inbound, PeerId};
-use hotspot_shared::domain::RouterId;
-use hotspot_shared::fleet::msg::{Command, MAX_VOUCHERS_PER_COMMAND};
+use hotspot_shared::domain::{ProfileSpec, RouterId, VoucherUser};
+use hotspot_shared::fleet::msg::{Command, Issue, MAX_VOUCHERS_PER_COMMAND};
 use hotspot_storage::WriteTx;
 
 use crate::store::records::{desired_key, encode, router_key};
@@ -51,6 +51,55 @@ fn bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ApplyError> {
     encode(value).map_err(|e| ApplyError::Failed(e.to_string()))
 }
 
+/// What a create does with a voucher the agent already holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// Queue it again only if the router refused it (a re-queue from the controller).
+    RetryFailed,
+    /// Leave it (healing: the agent's state is the newer one).
+    Keep,
+}
+
+/// Queues the create of each voucher of `vouchers` the agent does not hold (and, with
+/// `RetryFailed`, of those the router refused). A voucher it holds keeps its state and its
+/// first use (the start of its validity): a command sent again after lost state (an older
+/// controller's outbox, a replay) must not restart a voucher. Returns how many were queued.
+fn create(
+    tx: &mut WriteTx<'_>,
+    router: RouterId,
+    profile: &ProfileSpec,
+    issue: &Issue,
+    vouchers: &[VoucherUser],
+    known: Known,
+) -> Result<usize, ApplyError> {
+    let mut queued = 0;
+    for user in vouchers {
+        let key = desired_key(router, &user.code);
+        if let Some(old) = tx.get(table::DESIRED, &key)? {
+            let old: DesiredEntry = crate::store::records::decode(&old)
+                .map_err(|e| ApplyError::Failed(e.to_string()))?;
+            if known == Known::Keep || old.status != DesiredStatus::Failed {
+                continue;
+            }
+        }
+        let entry = DesiredEntry {
+            user: user.clone(),
+            profile: profile.clone(),
+            issue: issue.clone(),
+            status: DesiredStatus::Pending,
+            first_used_at: None,
+        };
+        tx.insert(table::DESIRED, &key, &bytes(&entry)?)?;
+        let op = ApplyOp::Create {
+            user: user.clone(),
+            profile: profile.clone(),
+        };
+        AgentInbound::queue(tx, router, op)?;
+        queued += 1;
+    }
+    Ok(queued)
+}
+
 impl Inbound<Command> for AgentInbound {
     fn committed(&self) {
         self.store.commands().notify_one();
@@ -78,25 +127,7 @@ impl Inbound<Command> for AgentInbound {
                         "CreateVouchers above the per-command cap; queued anyway"
                     );
                 }
-                for user in vouchers {
-                    let entry = DesiredEntry {
-                        user: user.clone(),
-                        profile: profile.clone(),
-                        issue: issue.clone(),
-                        status: DesiredStatus::Pending,
-                        first_used_at: None,
-                    };
-                    tx.insert(
-                        table::DESIRED,
-                        &desired_key(*router, &user.code),
-                        &bytes(&entry)?,
-                    )?;
-                    let op = ApplyOp::Create {
-                        user: user.clone(),
-                        profile: profile.clone(),
-                    };
-                    Self::queue(tx, *router, op)?;
-                }
+                create(tx, *router, profile, issue, vouchers, Known::RetryFailed)?;
             }
             Command::EnsureVouchers {
                 router,
@@ -104,27 +135,7 @@ impl Inbound<Command> for AgentInbound {
                 issue,
                 vouchers,
             } => {
-                let mut added = 0usize;
-                for user in vouchers {
-                    let key = desired_key(*router, &user.code);
-                    if tx.contains(table::DESIRED, &key)? {
-                        continue;
-                    }
-                    let entry = DesiredEntry {
-                        user: user.clone(),
-                        profile: profile.clone(),
-                        issue: issue.clone(),
-                        status: DesiredStatus::Pending,
-                        first_used_at: None,
-                    };
-                    tx.insert(table::DESIRED, &key, &bytes(&entry)?)?;
-                    let op = ApplyOp::Create {
-                        user: user.clone(),
-                        profile: profile.clone(),
-                    };
-                    Self::queue(tx, *router, op)?;
-                    added += 1;
-                }
+                let added = create(tx, *router, profile, issue, vouchers, Known::Keep)?;
                 if added > 0 {
                     tracing::info!(seq, %router, added, "healing: vouchers re-learned from the ledger");
                 }
@@ -174,5 +185,136 @@ impl Inbound<Command> for AgentInbound {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hotspot_shared::domain::{Currency, Money, Origin, PackageId, StaffId};
+
+    use super::*;
+    use crate::store::DesiredStatus;
+
+    const R: RouterId = RouterId(1);
+
+    fn user(code: &str) -> VoucherUser {
+        VoucherUser {
+            code: code.into(),
+            password: "p".into(),
+            profile: "hf".into(),
+            limit_uptime: None,
+            limit_bytes_total: None,
+            validity: None,
+            comment: "hotspot-fleet package-1 central".into(),
+        }
+    }
+
+    fn issue() -> Issue {
+        Issue {
+            package: PackageId(1),
+            package_name: "1 hour".into(),
+            staff: StaffId(1),
+            price: Money::new(100, Currency::new("USD").expect("currency")),
+            issued_at: 0,
+            origin: Origin::Central,
+        }
+    }
+
+    fn profile() -> ProfileSpec {
+        ProfileSpec {
+            name: "hf".into(),
+            rate_limit: None,
+            shared_users: None,
+        }
+    }
+
+    fn apply(store: &Store, command: Command) {
+        let inbound = AgentInbound::new(store.clone());
+        store
+            .db()
+            .write(|tx| inbound.apply(tx, &PeerId::Controller, 1, &command))
+            .expect("applies");
+    }
+
+    fn create(codes: &[&str], ensure: bool) -> Command {
+        let vouchers = codes.iter().map(|c| user(c)).collect();
+        let (router, profile, issue) = (R, profile(), issue());
+        if ensure {
+            Command::EnsureVouchers {
+                router,
+                profile,
+                issue,
+                vouchers,
+            }
+        } else {
+            Command::CreateVouchers {
+                router,
+                profile,
+                issue,
+                vouchers,
+            }
+        }
+    }
+
+    #[test]
+    fn creates_sent_again_never_restart_a_voucher_the_agent_holds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::store::open_db(&dir.path().join("agent.redb")).expect("opens");
+        let store = Store::open(&db).expect("store");
+        apply(&store, create(&["A", "B"], false));
+        assert_eq!(store.queue_len(R), 2);
+        store.mark_first_use(R, "A", 50).expect("marks");
+        let on_router = |code: &str, status| {
+            store
+                .db()
+                .write(|tx| {
+                    let key = desired_key(R, code);
+                    let mut e: DesiredEntry = crate::store::records::decode(
+                        &tx.get(table::DESIRED, &key)?.expect("held"),
+                    )?;
+                    e.status = status;
+                    tx.insert(table::DESIRED, &key, &encode(&e)?)?;
+                    Ok::<_, StoreError>(())
+                })
+                .expect("writes");
+        };
+        on_router("A", DesiredStatus::OnRouter);
+        on_router("B", DesiredStatus::Failed);
+        // The same command again (an older controller's outbox after a restore): A keeps its
+        // state and first use; B, refused by the router, is tried again; C is new.
+        apply(&store, create(&["A", "B", "C"], false));
+        let a = store.desired_entry(R, "A").expect("reads").expect("held");
+        assert_eq!(
+            (a.status, a.first_used_at),
+            (DesiredStatus::OnRouter, Some(50))
+        );
+        assert_eq!(store.queue_len(R), 4, "B and C queued again, A not");
+        // Healing adds only what the agent lacks, and leaves a refused one alone.
+        on_router("B", DesiredStatus::Failed);
+        apply(&store, create(&["A", "B", "C", "D"], true));
+        assert_eq!(store.queue_len(R), 5, "only D");
+        let d = store.desired_entry(R, "D").expect("reads").expect("held");
+        assert_eq!((d.status, d.issue), (DesiredStatus::Pending, issue()));
+    }
+
+    #[test]
+    fn the_controllers_request_for_an_inventory_is_kept_for_the_healer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::store::open_db(&dir.path().join("agent.redb")).expect("opens");
+        let store = Store::open(&db).expect("store");
+        apply(
+            &store,
+            Command::SendInventory {
+                reason: "the controller found lost link state".into(),
+            },
+        );
+        let asked = db
+            .read()
+            .and_then(|r| r.get(table::HEAL, crate::store::HEAL_ASKED))
+            .expect("reads");
+        assert_eq!(
+            asked.as_deref(),
+            Some(&b"the controller found lost link state"[..])
+        );
     }
 }

@@ -5,6 +5,7 @@ mod store_support;
 
 use std::sync::Arc;
 
+use hotspot_controller::store::VoucherChange;
 use hotspot_controller::store::{
     AuditEntry, AuditFilter, EmbeddedStore, LedgerInbound, PageRequest, Stamp, Store,
 };
@@ -13,7 +14,7 @@ use hotspot_shared::domain::{
     FailureKind, HealthSample, Origin, PackageId, RemovalReason, RouterFailure, RouterId,
     RouterInfo, StaffId, UsageSample, VoucherState,
 };
-use hotspot_shared::fleet::msg::{Event, SiteVoucher};
+use hotspot_shared::fleet::msg::{Event, HeldStatus, HeldVoucher, Issue, SiteVoucher};
 use store_support::*;
 
 const NOW: i64 = T0 + 1_000;
@@ -414,4 +415,148 @@ async fn usage_that_arrives_after_a_revoke_is_reported() {
         1,
         "said once per change"
     );
+}
+
+/// What an inventory names: `code` on router 1 of s1 in `status`, sold as `origin`.
+fn held(code: &str, router: u64, status: HeldStatus, origin: Origin) -> HeldVoucher {
+    let v = voucher(code, router, 2, 1, T0);
+    HeldVoucher {
+        router: RouterId(router),
+        user: v.router_user("hf-1h"),
+        issue: Issue {
+            package: PackageId(1),
+            package_name: "1 hour".into(),
+            staff: StaffId(2),
+            price: usd(150),
+            issued_at: T0 - 60,
+            origin,
+        },
+        status,
+        first_used_at: None,
+    }
+}
+
+fn inventory(round: u64, vouchers: Vec<HeldVoucher>, last: bool) -> Event {
+    Event::Inventory {
+        round,
+        reason: "the agent found lost link state: test".into(),
+        vouchers,
+        last,
+    }
+}
+
+#[tokio::test]
+async fn an_inventory_recovers_what_the_ledger_lost_and_moves_the_rest_forward() {
+    let f = with_vouchers().await;
+    let (s, ib) = (&f.store, inbound(&f.store));
+    let by = Stamp::staff(StaffId(2), T0);
+    s.change_vouchers(&["V1".into(), "V2".into()], VoucherChange::Queued, &by)
+        .unwrap()
+        .durable()
+        .await
+        .unwrap();
+    let revoke = VoucherChange::Revoke { reason: None };
+    s.change_voucher("V3", revoke, &admin())
+        .unwrap()
+        .durable()
+        .await
+        .unwrap();
+    let first = vec![
+        // Lost by the ledger: one central, one sold at the site.
+        held("LOST1", 1, HeldStatus::OnRouter, Origin::Central),
+        held("LOST2", 2, HeldStatus::Pending, Origin::Site),
+        // Known: the agent's news moves it on.
+        held("V1", 1, HeldStatus::OnRouter, Origin::Central),
+    ];
+    ib.apply_direct(&s1(), &inventory(7, first, false)).unwrap();
+    assert!(
+        s.heals_due().unwrap().is_empty(),
+        "not before the last part"
+    );
+    let second = vec![
+        held("V2", 1, HeldStatus::Removed, Origin::Central),
+        // Revoked in the ledger but still held by the agent: to be removed.
+        held("V3", 1, HeldStatus::OnRouter, Origin::Central),
+        // Another site's router under s1's name: refused.
+        held("OTHER", 3, HeldStatus::OnRouter, Origin::Central),
+    ];
+    ib.apply_direct(&s1(), &inventory(7, second, true)).unwrap();
+
+    let lost1 = s.voucher("LOST1").unwrap().expect("recovered");
+    assert_eq!(lost1.state, VoucherState::Active);
+    assert_eq!(
+        (lost1.price, lost1.staff, lost1.issued_at),
+        (usd(150), StaffId(2), T0 - 60)
+    );
+    assert!(
+        lost1
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("recovered"))
+    );
+    assert_eq!(
+        lost1.limits.uptime_secs,
+        Some(3600),
+        "limits from the router user"
+    );
+    let lost2 = s.voucher("LOST2").unwrap().expect("recovered");
+    assert_eq!(
+        (lost2.state, lost2.origin, lost2.router),
+        (VoucherState::Queued, Origin::Site, RouterId(2))
+    );
+    assert_eq!(
+        s.voucher("V1").unwrap().unwrap().state,
+        VoucherState::Active
+    );
+    assert_eq!(
+        s.voucher("V2").unwrap().unwrap().state,
+        VoucherState::Expired,
+        "the agent removes vouchers whose validity ended"
+    );
+    assert_eq!(
+        s.voucher("V3").unwrap().unwrap().state,
+        VoucherState::Revoked
+    );
+    assert!(s.voucher("OTHER").unwrap().is_none());
+    assert_eq!(audit(s, "voucher.recovered").len(), 2);
+    assert_eq!(audit(s, "fleet.heal.inventory").len(), 1, "once per round");
+    assert!(
+        !audit(s, "fleet.anomaly").is_empty(),
+        "the foreign router is audited"
+    );
+
+    let due = s.heals_due().unwrap();
+    assert_eq!(due.len(), 1);
+    let heal = &due[0];
+    assert_eq!((heal.round, heal.recovered, heal.updated), (7, 2, 2));
+    assert_eq!(heal.remove, vec![(RouterId(1), "V3".to_string())]);
+    s.finish_heal(&site("s1"), 6, &admin())
+        .unwrap()
+        .durable()
+        .await
+        .unwrap();
+    assert_eq!(
+        s.heals_due().unwrap().len(),
+        1,
+        "another round's finish changes nothing"
+    );
+    s.finish_heal(&site("s1"), 7, &admin())
+        .unwrap()
+        .durable()
+        .await
+        .unwrap();
+    assert!(s.heals_due().unwrap().is_empty());
+    let done = audit(s, "fleet.heal.done");
+    assert_eq!(done.len(), 1);
+    assert!(
+        done[0].detail.contains("2 vouchers recovered"),
+        "{}",
+        done[0].detail
+    );
+
+    // The same inventory again (a redelivery, a second round) recovers nothing twice.
+    let again = vec![held("LOST1", 1, HeldStatus::OnRouter, Origin::Central)];
+    ib.apply_direct(&s1(), &inventory(8, again, true)).unwrap();
+    assert_eq!(audit(s, "voucher.recovered").len(), 2);
+    assert_eq!(s.heals_due().unwrap()[0].recovered, 0);
 }
