@@ -90,3 +90,18 @@ async fn agent_disk_full_refuses_site_sales_and_recovers() {
 async fn controller_power_cut_during_generate_calls() {
     scenario("8-controller-power-cut").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_power_cut_during_a_drain() {
+    scenario("9-agent-power-cut-drain").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_power_cut_between_site_sales_on_a_cut_link() {
+    scenario("10-agent-power-cut-site-sales").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_and_agent_power_cut_together_during_generate_calls() {
+    scenario("11-both-power-cut").await;
+}

@@ -17,6 +17,7 @@ use super::judge::{self, Problem, Work};
 use super::local::{self, LocalStaff};
 use super::proc::Binaries;
 use super::summary::Row;
+use super::views;
 use crate::demo::http::Api;
 use crate::linkfault::{Direction, Faults};
 use crate::powerfs::PowerFs;
@@ -28,7 +29,10 @@ use crate::powerfs::PowerFs;
 /// time (scenarios 2 to 4 ~35–57 s each; scenario 6 varies most, 37–121 s, as convergence
 /// through 30 % loss took 19–105 s), inside the 10-minute budget, so nothing is scaled down.
 /// Re-measured with the guarded judge (issue 19): 136–146 s wall, about 250 s of test time.
-/// Scenario 8 (controller power cut on [`PowerFs`]) adds about 20 s.
+/// The power cuts on [`PowerFs`] (scenarios 8 to 11, five cuts each; debug build, nextest, alone
+/// or two at a time): 8 (controller) 22–30 s, 9 (agent mid-drain) 7–9 s, 10 (agent between site
+/// sales, link cut) 8–17 s, 11 (both at once) 13–20 s; the four take 31–47 s of wall time
+/// with `-E 'test(power)'`.
 /// A scale so small that a scenario falls below its floor ([`Work::at_least`]) fails.
 #[derive(Debug, Clone, Copy)]
 pub struct Scale {
@@ -91,6 +95,9 @@ pub const ALL: &[&str] = &[
     "6-loss-and-delay",
     "7-agent-disk-full",
     "8-controller-power-cut",
+    "9-agent-power-cut-drain",
+    "10-agent-power-cut-site-sales",
+    "11-both-power-cut",
 ];
 
 /// Runs the scenario called `name`.
@@ -104,6 +111,9 @@ pub async fn run(name: &str, bins: &Binaries, dir: &Path, scale: Scale) -> anyho
         "6-loss-and-delay" => loss_and_delay(bins, dir, scale).await,
         "7-agent-disk-full" => agent_disk_full(bins, dir, scale).await,
         "8-controller-power-cut" => controller_power_cut(bins, dir, scale).await,
+        "9-agent-power-cut-drain" => agent_power_cut_drain(bins, dir, scale).await,
+        "10-agent-power-cut-site-sales" => agent_power_cut_site_sales(bins, dir, scale).await,
+        "11-both-power-cut" => both_power_cut(bins, dir, scale).await,
         other => anyhow::bail!("no scenario {other:?}; known: {}", ALL.join(", ")),
     }
 }
@@ -272,7 +282,7 @@ pub async fn controller_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyh
     .await
 }
 
-/// Scenario 8: the controller's machine loses power (3 times) while two clients call
+/// Scenario 8: the controller's machine loses power (5 times) while two clients call
 /// `POST /api/tokens/generate` without pause. Its data directory is on the power-cut file system
 /// ([`PowerFs`]): each round is `kill -9`, then a cut (everything not fsynced is gone), then a
 /// restart on what is left. Every voucher of a 2xx answer must still end in the ledger and on
@@ -289,7 +299,7 @@ pub async fn controller_power_cut(
         ..FleetOptions::default()
     };
     let mut fleet = Fleet::start(bins, dir, &opts).await?;
-    let cuts = scale.k(3);
+    let cuts = scale.k(5);
     // At least one answered call per round between cuts.
     let work = Arc::new(Mutex::new(Work::at_least(PER_CALL as usize * cuts)));
     for round in 0..cuts {
@@ -329,6 +339,241 @@ pub async fn controller_power_cut(
     )
     .await;
     drop(fs);
+    row
+}
+
+/// `kill -9` of the agent, a power cut of its disk, a restart on what is left.
+fn power_cut_agent(fleet: &mut Fleet, fs: &PowerFs) -> anyhow::Result<()> {
+    fleet.kill_agent();
+    fs.cut();
+    fleet.start_agent()
+}
+
+/// Whether some of the `issued` vouchers have not reached the router yet (the router holds only
+/// this scenario's users).
+fn in_flight(fleet: &Fleet, issued: usize) -> bool {
+    fleet.sim.user_count() < issued
+}
+
+/// How long scenario 9 waits for a batch to start reaching the router before it cuts anyway.
+const DRAIN_STARTS_WITHIN: Duration = Duration::from_secs(20);
+
+/// Waits (up to `within`) until the router holds more than `n` users; whether it did.
+async fn router_passes(fleet: &Fleet, n: usize, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while fleet.sim.user_count() <= n {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
+/// `POST /api/tokens/generate` for `count` vouchers on a task of its own: while the site is
+/// online the call waits (up to `vouchers.confirm_wait_ms`) for the router's confirmation, and
+/// a fault is meant to land during that wait.
+fn generate_in_background(
+    fleet: &Fleet,
+    count: u32,
+) -> tokio::task::JoinHandle<anyhow::Result<Vec<String>>> {
+    let api = fleet.admin.clone();
+    let body =
+        json!({"router_id": fleet.router_id, "package_id": fleet.package.id, "count": count});
+    tokio::spawn(async move {
+        let answer = api
+            .expect_ok("POST", "/api/tokens/generate", Some(&body))
+            .await?;
+        codes_of(&answer)
+    })
+}
+
+/// Scenario 9: the agent's machine loses power (5 times) while central batches drain to the
+/// router. Its data directory is on the power-cut file system ([`PowerFs`]); each round issues
+/// its share of 600 vouchers (`POST /api/tokens/generate` on a task of its own, as the call
+/// waits for the router's confirmation; acknowledged by the controller), waits until the batch
+/// starts reaching the router (slowly: 4 ms per user, so a batch takes half a second), and a
+/// moment later cuts: `kill -9`, everything not fsynced gone, a restart on what is left. Every acknowledged voucher must still reach the router exactly once: a
+/// queue item, `Applied` event or link sequence record that was acknowledged before its
+/// barrier shows up here as lost or twice. A run whose cuts all found the drain finished
+/// proves less and fails.
+pub async fn agent_power_cut_drain(
+    bins: &Binaries,
+    dir: &Path,
+    scale: Scale,
+) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let fs = PowerFs::mount(&dir.join("agent-disk")).context("scenario 9")?;
+    let opts = FleetOptions {
+        agent_dir: Some(fs.path().join("agent")),
+        ..FleetOptions::default()
+    };
+    let mut fleet = Fleet::start(bins, dir, &opts).await?;
+    fleet.sim.set_service_time(Duration::from_millis(4));
+    let cuts = scale.k(5);
+    // At least one voucher issued per round.
+    let mut work = Work::at_least(cuts);
+    let mut mid_drain = 0;
+    let mut rounds = 0;
+    for count in split(scale.n(600), cuts) {
+        let before = fleet.sim.user_count();
+        let call = generate_in_background(&fleet, count);
+        router_passes(&fleet, before, DRAIN_STARTS_WITHIN).await;
+        tokio::time::sleep(ms(0..300)).await;
+        mid_drain += usize::from(in_flight(&fleet, work.central.len() + count as usize));
+        power_cut_agent(&mut fleet, &fs)?;
+        rounds += 1;
+        work.central(count, call.await.context("a generate call")??);
+    }
+    fleet.sim.clear_faults();
+    let stats = fs.stats();
+    let faults = format!(
+        "{rounds} × power cut of the agent mid-drain (kill -9, unsynced writes dropped; \
+         {mid_drain} with vouchers in flight; {} syncs)",
+        stats.syncs
+    );
+    let mut row = finish(fleet, "9-agent-power-cut-drain", faults, &work, started).await;
+    if let Ok(row) = &mut row
+        && mid_drain == 0
+    {
+        row.verdict.problems.push(Problem::Scenario(
+            "no power cut landed while vouchers were on their way to the router".into(),
+        ));
+    }
+    drop(fs);
+    row
+}
+
+/// Scenario 10: the link cut while staff sell at the site, and the site's machine losing
+/// power (5 times) between the sales. The agent's data directory is on [`PowerFs`]; after the
+/// seller signed in once with the link up (so the agent holds the staff directory, the
+/// catalogue and a code grant), the link goes, and then six sales at the site (300 vouchers)
+/// have a `kill -9`, a cut and a restart between each two; the seller signs in again each time
+/// (offline, against the stored directory: sessions live in memory). Every sale the local API
+/// answered 200 must survive the cuts after it and, once the link is back, be in the ledger (as
+/// a site sale) and on the router once.
+pub async fn agent_power_cut_site_sales(
+    bins: &Binaries,
+    dir: &Path,
+    scale: Scale,
+) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let fs = PowerFs::mount(&dir.join("agent-disk")).context("scenario 10")?;
+    let opts = FleetOptions {
+        local_api: true,
+        agent_dir: Some(fs.path().join("agent")),
+        ..FleetOptions::default()
+    };
+    let mut fleet = Fleet::start(bins, dir, &opts).await?;
+    let mut seller = fleet.local_login(Duration::from_secs(60)).await?;
+    fleet.proxy.blackhole();
+    let sales = split(scale.n(300), scale.k(5) + 1);
+    // At least one voucher in each sale.
+    let mut work = Work::at_least(sales.len()).with_site_minimum(sales.len());
+    let mut cuts = 0;
+    for (round, &count) in sales.iter().enumerate() {
+        if round > 0 {
+            power_cut_agent(&mut fleet, &fs)?;
+            cuts += 1;
+            seller = fleet.local_login(Duration::from_secs(60)).await?;
+            // Restarted behind the cut link, it has not reached the controller since.
+            local::wait_link(&seller, false, Duration::from_secs(5)).await?;
+        }
+        let sold = local::sell_ok(&seller, fleet.router_id, fleet.package.id, count).await?;
+        work.site(count, sold);
+    }
+    let status = seller.status().await?;
+    anyhow::ensure!(
+        status["link"]["online"] == false,
+        "the link came back early: {status}"
+    );
+    fleet.proxy.restore();
+    let stats = fs.stats();
+    let faults = format!(
+        "link cut; {cuts} × power cut of the agent between {} site sales (kill -9, unsynced \
+         writes dropped; {} syncs)",
+        sales.len(),
+        stats.syncs
+    );
+    let row = finish(
+        fleet,
+        "10-agent-power-cut-site-sales",
+        faults,
+        &work,
+        started,
+    )
+    .await;
+    drop(fs);
+    row
+}
+
+/// Restarts the controller, then the agent. In between, while the agent is still down and the
+/// router holds what it held at the cut, it looks whether the ledger (what survived the
+/// controller's cut) has vouchers the router lacks: whether the cut caught vouchers on their way.
+async fn restart_both(fleet: &mut Fleet) -> anyhow::Result<bool> {
+    fleet.start_controller().await?;
+    let ledger = views::ledger(&fleet.admin, fleet.router_id).await?;
+    let in_flight = ledger.len() > fleet.sim.user_count();
+    fleet.start_agent()?;
+    Ok(in_flight)
+}
+
+/// Scenario 11: the controller and the agent lose power together (5 times) while two clients
+/// call `POST /api/tokens/generate` without pause and the agent puts what it got on the router
+/// (6 ms per user). Each has its data directory on a [`PowerFs`] of its own; each round kills
+/// both, cuts both and restarts both on what is left. Every voucher of a 2xx answer must end
+/// in the ledger, the agent and on the router, none twice, although neither side kept anything
+/// it had not fsynced (link sequence records and outboxes included).
+pub async fn both_power_cut(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let controller_fs = PowerFs::mount(&dir.join("controller-disk")).context("scenario 11")?;
+    let agent_fs = PowerFs::mount(&dir.join("agent-disk")).context("scenario 11")?;
+    let opts = FleetOptions {
+        controller_dir: Some(controller_fs.path().join("controller")),
+        agent_dir: Some(agent_fs.path().join("agent")),
+        ..FleetOptions::default()
+    };
+    let mut fleet = Fleet::start(bins, dir, &opts).await?;
+    fleet.sim.set_service_time(Duration::from_millis(6));
+    let cuts = scale.k(5);
+    // At least one answered call per round between cuts.
+    let work = Arc::new(Mutex::new(Work::at_least(PER_CALL as usize * cuts)));
+    let mut mid_drain = 0;
+    for round in 0..cuts {
+        if round > 0 {
+            mid_drain += usize::from(restart_both(&mut fleet).await?);
+        }
+        let clients: Vec<_> = (0..2)
+            .map(|_| {
+                tokio::spawn(issue_until_error(
+                    fleet.admin.clone(),
+                    fleet.router_id,
+                    fleet.package.id,
+                    work.clone(),
+                ))
+            })
+            .collect();
+        tokio::time::sleep(ms(300..1_500)).await;
+        fleet.kill_controller();
+        fleet.kill_agent();
+        controller_fs.cut();
+        agent_fs.cut();
+        for c in clients {
+            c.await.context("a client task")?;
+        }
+    }
+    mid_drain += usize::from(restart_both(&mut fleet).await?);
+    fleet.sim.clear_faults();
+    let work = work.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let faults = format!(
+        "{cuts} × power cut of controller and agent together mid-generate (kill -9 both, \
+         unsynced writes dropped on both; {mid_drain} with vouchers in flight; {} + {} syncs)",
+        controller_fs.stats().syncs,
+        agent_fs.stats().syncs
+    );
+    let row = finish(fleet, "11-both-power-cut", faults, &work, started).await;
+    drop(agent_fs);
+    drop(controller_fs);
     row
 }
 
@@ -420,7 +665,6 @@ pub async fn site_sales_link_cut(bins: &Binaries, dir: &Path, scale: Scale) -> a
     for count in split(scale.n(500), 5) {
         let sold = local::sell_ok(&seller, fleet.router_id, fleet.package.id, count).await?;
         work.site(count, sold);
-        work.central(count, fleet.generate(count).await?);
     }
     let status = seller.status().await?;
     anyhow::ensure!(

@@ -39,7 +39,7 @@ impl Row {
             (requested, sold) => format!("{sold}/{requested}"),
         };
         format!(
-            "| {:<28} | {:>9} | {:>5} | {:>9} | {:>8} | {:>4} | {:>10} | {:>7} | {:>7} | {:<5} | {:>12.1} | {:>8.1} | {}",
+            "| {:<29} | {:>9} | {:>5} | {:>9} | {:>8} | {:>4} | {:>10} | {:>7} | {:>7} | {:<5} | {:>12.1} | {:>8.1} | {}",
             self.scenario,
             v.requested,
             v.acknowledged,
@@ -60,8 +60,8 @@ impl Row {
 /// `requested` and `acked`: vouchers asked for and acknowledged (central and site); `site`:
 /// site sales made / requested; `vouchers`: paid vouchers the judge looked for; `judge`: `FAIL`
 /// with any problem (the test's message and the suite's error name them).
-const HEADER: &str = "| scenario                     | requested | acked | site      | vouchers | lost | duplicated | unknown | revenue | judge | converge (s) | wall (s) | faults\n\
-|------------------------------|-----------|-------|-----------|----------|------|------------|---------|---------|-------|--------------|----------|-------";
+const HEADER: &str = "| scenario                      | requested | acked | site      | vouchers | lost | duplicated | unknown | revenue | judge | converge (s) | wall (s) | faults\n\
+|-------------------------------|-----------|-------|-----------|----------|------|------------|---------|---------|-------|--------------|----------|-------";
 
 /// The table of `rows`.
 pub fn table(rows: &[Row]) -> String {
@@ -86,10 +86,17 @@ pub fn record(target: &Path, row: &Row) -> std::io::Result<String> {
         .filter(|e| e.path().extension().is_some_and(|x| x == "row"))
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .collect();
-    lines.sort();
+    lines.sort_by(|a, b| (number(a), a).cmp(&(number(b), b)));
     let text = format!("{HEADER}\n{}\n", lines.join("\n"));
     std::fs::write(target.join("fault-summary.txt"), &text)?;
     Ok(text)
+}
+
+/// The number a row's scenario name starts with (`| 10-…` is 10), so that 10 sorts after 9.
+fn number(line: &str) -> u32 {
+    let name = line.trim_start_matches(['|', ' ']);
+    let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or(u32::MAX)
 }
 
 /// Writes the table of one whole run to `target/fault-summary.txt`.
