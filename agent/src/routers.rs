@@ -88,20 +88,25 @@ impl RouterSet {
         lock(&self.map).values().cloned().collect()
     }
 
-    /// Adds a router, or gives an existing one a new pool (the old one is closed).
+    /// Adds a router, or gives an existing one a new pool (the old one is closed) when its
+    /// settings changed. The same settings again (the controller hands them over on every
+    /// connect) keep the pool: closing it would cut the commands in flight on it.
     pub fn upsert(&self, id: RouterId, config: RouterConfig) -> Arc<LiveRouter> {
-        let pool = Router::new(config);
         let mut map = lock(&self.map);
         let live = match map.get(&id) {
             Some(live) => {
-                let old = std::mem::replace(&mut *lock(&live.pool), pool);
-                tokio::spawn(async move { old.close().await });
+                let mut current = lock(&live.pool);
+                if *current.config() != config {
+                    let old = std::mem::replace(&mut *current, Router::new(config));
+                    tokio::spawn(async move { old.close().await });
+                }
+                drop(current);
                 live.clone()
             }
             None => {
                 let live = Arc::new(LiveRouter {
                     id,
-                    pool: Mutex::new(pool),
+                    pool: Mutex::new(Router::new(config)),
                     wake_apply: Notify::new(),
                     wake_sync: Notify::new(),
                     wake_health: Notify::new(),
@@ -292,6 +297,33 @@ mod tests {
         };
         let err = router_config(endpoint, SecretString::new("pw"), &settings).expect_err("bad");
         assert_eq!(err.kind, FailureKind::Tls);
+    }
+
+    #[test]
+    fn the_same_settings_again_keep_the_pool_and_new_ones_replace_it() {
+        let set = RouterSet::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let config = || RouterConfig::plain("127.0.0.1", 1, "a", SecretString::new("b"));
+            let live = set.upsert(RouterId(1), config());
+            let first = live.pool();
+            set.upsert(RouterId(1), config());
+            assert!(
+                live.pool().same_pool(&first),
+                "unchanged settings keep the sessions"
+            );
+            set.upsert(
+                RouterId(1),
+                RouterConfig::plain("127.0.0.1", 1, "a", SecretString::new("new password")),
+            );
+            assert!(
+                !live.pool().same_pool(&first),
+                "a new password gets a new pool"
+            );
+        });
     }
 
     #[test]

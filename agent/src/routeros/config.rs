@@ -76,7 +76,7 @@ impl ReconnectPolicy {
 }
 
 /// Everything needed to open and run sessions to one router.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouterConfig {
     pub host: String,
     pub port: u16,

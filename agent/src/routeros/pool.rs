@@ -63,6 +63,11 @@ impl Router {
         }
     }
 
+    /// Whether `self` and `other` are the same pool (not only the same settings).
+    pub fn same_pool(&self, other: &Router) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     pub fn config(&self) -> &RouterConfig {
         &self.inner.config
     }
