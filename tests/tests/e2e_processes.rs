@@ -549,6 +549,15 @@ async fn a_restored_controller_and_a_wiped_agent_heal_without_losing_a_voucher()
         !heal_audit(&admin, "fleet.heal.done").await.is_empty(),
         "the heal is in the audit log"
     );
+    let sites = admin
+        .expect_ok("GET", "/api/sites", None)
+        .await
+        .expect("sites");
+    let cafe = &sites["items"][0];
+    assert_eq!(
+        cafe["last_heal"]["action"], "fleet.heal.done",
+        "the site says it healed: {cafe}"
+    );
     on_router_once(&router_sim, &codes);
 
     // The agent's disk replaced: a new, empty data directory, enrolled again.

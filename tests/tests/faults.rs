@@ -105,3 +105,13 @@ async fn agent_power_cut_between_site_sales_on_a_cut_link() {
 async fn controller_and_agent_power_cut_together_during_generate_calls() {
     scenario("11-both-power-cut").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_wiped_and_enrolled_again_relearns_every_voucher() {
+    scenario("12-agent-wiped-reenrolled").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_restored_from_an_older_backup_recovers_what_the_site_holds() {
+    scenario("13-controller-restored-backup").await;
+}

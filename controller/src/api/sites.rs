@@ -55,6 +55,19 @@ pub struct SiteView {
     pub outbox_depth: u64,
     pub outbox_max: u64,
     pub routers: usize,
+    /// The last time lost link state was found for this site, or a heal finished.
+    pub last_heal: Option<HealView>,
+}
+
+/// A heal after lost link state (a wiped or restored data directory on either side).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealView {
+    /// RFC 3339.
+    pub at: String,
+    /// `fleet.heal.lost` (found, healing), `fleet.heal.inventory` (the site's inventory
+    /// arrived) or `fleet.heal.done`.
+    pub action: String,
+    pub detail: String,
 }
 
 fn unix(t: std::time::SystemTime) -> i64 {
@@ -77,6 +90,13 @@ fn view(state: &AppState, s: &Site) -> ApiResult<SiteView> {
         outbox_depth: status.outbox_len,
         outbox_max: status.outbox_max,
         routers,
+        last_heal: crate::fleet::heal::last_heal(state, &s.id)
+            .map_err(store_err)?
+            .map(|e| HealView {
+                at: fmt_time(e.at),
+                action: e.action,
+                detail: e.detail,
+            }),
     })
 }
 

@@ -29,7 +29,9 @@ use tokio::task::JoinHandle;
 
 use super::commands::{Create, create_commands};
 use crate::app::AppState;
-use crate::store::{HealRecord, Stamp, VoucherRecord};
+use crate::store::{
+    AuditEntry, AuditFilter, HealRecord, PageRequest, Stamp, StoreError, VoucherRecord,
+};
 
 /// How often the ledger is looked at for inventories that arrived in full.
 const POLL: Duration = Duration::from_secs(1);
@@ -41,6 +43,21 @@ pub const ON_ROUTER: [VoucherState; 4] = [
     VoucherState::InUse,
     VoucherState::Exhausted,
 ];
+
+/// The newest `fleet.heal.*` audit entry about `site`: the last loss found or heal finished.
+pub fn last_heal(state: &AppState, site: &SiteId) -> Result<Option<AuditEntry>, StoreError> {
+    let filter = AuditFilter {
+        action_prefix: Some("fleet.heal.".into()),
+        target: Some(site.to_string()),
+        ..Default::default()
+    };
+    Ok(state
+        .store
+        .audit(&filter, &PageRequest::first(1))?
+        .items
+        .into_iter()
+        .next())
+}
 
 /// Runs the healer until the task is aborted.
 pub fn spawn(state: AppState) -> JoinHandle<()> {

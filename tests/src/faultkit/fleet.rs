@@ -155,24 +155,7 @@ impl Fleet {
                 Some(&json!({"id": "site-1", "name": "Site 1"})),
             )
             .await?;
-        let token = admin
-            .expect_ok("POST", "/api/sites/site-1/enrollment", Some(&json!({})))
-            .await?;
-        let token = token["token"].as_str().context("token")?.to_owned();
-        let status = Command::new(&bins.agent)
-            .args([
-                "enroll",
-                "--controller",
-                &fleet.to_string(),
-                "--token",
-                &token,
-            ])
-            .args(["--server-name", "localhost", "--data-dir"])
-            .arg(&f.agent_dir)
-            .env("RUST_LOG", log_filter())
-            .status()
-            .context("hotspot-agent enroll")?;
-        anyhow::ensure!(status.success(), "agent enroll: {status}");
+        f.enroll_agent().await?;
         std::fs::write(f.agent_config_path(), f.agent_config(opts))?;
         f.start_agent()?;
 
@@ -213,6 +196,89 @@ impl Fleet {
                 .await?;
         }
         Ok(f)
+    }
+
+    /// A new enrollment token for the site, and `hotspot-agent enroll` with it into the agent's
+    /// data directory (which must be empty or missing).
+    pub async fn enroll_agent(&self) -> anyhow::Result<()> {
+        let token = self
+            .admin
+            .expect_ok("POST", "/api/sites/site-1/enrollment", Some(&json!({})))
+            .await?;
+        let token = token["token"].as_str().context("token")?.to_owned();
+        let status = Command::new(&self.bins.agent)
+            .args([
+                "enroll",
+                "--controller",
+                &self.fleet.to_string(),
+                "--token",
+                &token,
+            ])
+            .args(["--server-name", "localhost", "--data-dir"])
+            .arg(&self.agent_dir)
+            .env("RUST_LOG", log_filter())
+            .status()
+            .context("hotspot-agent enroll")?;
+        anyhow::ensure!(status.success(), "agent enroll: {status}");
+        Ok(())
+    }
+
+    /// The agent's data directory gone (a replaced disk): the agent must be stopped.
+    pub fn wipe_agent(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.agent.is_none(), "the agent still runs");
+        std::fs::remove_dir_all(&self.agent_dir).context("wiping the agent's data directory")
+    }
+
+    /// `hotspot-controller backup` of the running controller into `to`.
+    pub fn backup_controller(&self, to: &Path) -> anyhow::Result<()> {
+        let out = Command::new(&self.bins.controller)
+            .args(["backup", "--data-dir"])
+            .arg(&self.controller_dir)
+            .arg("--to")
+            .arg(to)
+            .env("RUST_LOG", log_filter())
+            .output()
+            .context("hotspot-controller backup")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "backup: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
+    /// `hotspot-controller restore --force` from `from` (the controller must be stopped).
+    pub fn restore_controller(&self, from: &Path) -> anyhow::Result<()> {
+        anyhow::ensure!(self.controller.is_none(), "the controller still runs");
+        let out = Command::new(&self.bins.controller)
+            .args(["restore", "--force", "--data-dir"])
+            .arg(&self.controller_dir)
+            .arg("--from")
+            .arg(from)
+            .env("RUST_LOG", log_filter())
+            .output()
+            .context("hotspot-controller restore")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "restore: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
+    /// How many `action…` entries about the site the audit log holds.
+    pub async fn audit_count(&self, action: &str) -> anyhow::Result<usize> {
+        let page = self
+            .admin
+            .expect_ok(
+                "GET",
+                &format!("/api/audit?action={action}&target=site-1&limit=500"),
+                None,
+            )
+            .await?;
+        Ok(page["items"].as_array().map_or(0, Vec::len))
     }
 
     fn agent_config_path(&self) -> PathBuf {

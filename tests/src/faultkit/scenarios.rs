@@ -32,7 +32,8 @@ use crate::powerfs::PowerFs;
 /// The power cuts on [`PowerFs`] (scenarios 8 to 11, five cuts each; debug build, nextest, alone
 /// or two at a time): 8 (controller) 22–30 s, 9 (agent mid-drain) 7–9 s, 10 (agent between site
 /// sales, link cut) 8–17 s, 11 (both at once) 13–20 s; the four take 31–47 s of wall time
-/// with `-E 'test(power)'`.
+/// with `-E 'test(power)'`. Lost state on purpose (issue 11 §2): 12 (agent wiped, enrolled
+/// again) ~19 s, 13 (controller restored from an older backup) ~21 s.
 /// A scale so small that a scenario falls below its floor ([`Work::at_least`]) fails.
 #[derive(Debug, Clone, Copy)]
 pub struct Scale {
@@ -98,7 +99,12 @@ pub const ALL: &[&str] = &[
     "9-agent-power-cut-drain",
     "10-agent-power-cut-site-sales",
     "11-both-power-cut",
+    "12-agent-wiped-reenrolled",
+    "13-controller-restored-backup",
 ];
+
+/// The scenarios that destroy state on purpose, whose fleet must heal; every other one must not.
+const LOSE_STATE: &[&str] = &["12-agent-wiped-reenrolled", "13-controller-restored-backup"];
 
 /// Runs the scenario called `name`.
 pub async fn run(name: &str, bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
@@ -114,6 +120,8 @@ pub async fn run(name: &str, bins: &Binaries, dir: &Path, scale: Scale) -> anyho
         "9-agent-power-cut-drain" => agent_power_cut_drain(bins, dir, scale).await,
         "10-agent-power-cut-site-sales" => agent_power_cut_site_sales(bins, dir, scale).await,
         "11-both-power-cut" => both_power_cut(bins, dir, scale).await,
+        "12-agent-wiped-reenrolled" => agent_wiped_reenrolled(bins, dir, scale).await,
+        "13-controller-restored-backup" => controller_restored_backup(bins, dir, scale).await,
         other => anyhow::bail!("no scenario {other:?}; known: {}", ALL.join(", ")),
     }
 }
@@ -151,6 +159,14 @@ async fn finish(
     if let Some(e) = not_converged {
         let first = e.lines().next().unwrap_or_default().to_owned();
         verdict.problems.insert(0, Problem::NotConverged(first));
+    }
+    // Crashes, cut links and power cuts lose nothing acknowledged, so they must never look
+    // like lost link state: only the scenarios that destroy state may heal.
+    let heals = fleet.audit_count("fleet.heal.").await?;
+    if heals > 0 && !LOSE_STATE.contains(&scenario) {
+        verdict.problems.push(Problem::Scenario(format!(
+            "{heals} fleet.heal.* audit entries: a fault that loses no acknowledged state looked like lost link state"
+        )));
     }
     fleet.shutdown().await?;
     Ok(Row {
@@ -822,4 +838,147 @@ pub async fn agent_disk_full(bins: &Binaries, dir: &Path, scale: Scale) -> anyho
     }
     drop(fs);
     row
+}
+
+/// Central and site sales that the whole fleet has taken in: sold, then waited for until
+/// ledger, agent and router agree on everything in `work` so far.
+async fn sell_and_settle(
+    fleet: &Fleet,
+    seller: &LocalStaff,
+    work: &mut Work,
+    central: u32,
+    site: u32,
+) -> anyhow::Result<()> {
+    work.central(central, fleet.generate(central).await?);
+    let sold = local::sell_ok(seller, fleet.router_id, fleet.package.id, site).await?;
+    work.site(site, sold);
+    fleet
+        .wait_converged(&work.codes(), converge_within())
+        .await
+        .context("the fleet did not settle before the fault")?;
+    Ok(())
+}
+
+/// Waits until the audit log holds more than `before` `fleet.heal.done` entries of the site.
+async fn healed(fleet: &Fleet, before: usize) -> anyhow::Result<usize> {
+    let deadline = Instant::now() + converge_within();
+    loop {
+        let now = fleet.audit_count("fleet.heal.done").await?;
+        if now > before {
+            return Ok(now);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "no heal was recorded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Scenario 12: the agent's disk replaced after central and site sales settled: the agent is
+/// enrolled again into an empty directory and must re-learn every voucher from the ledger (the
+/// judge reads its database), while selling goes on; nothing twice on the router.
+pub async fn agent_wiped_reenrolled(
+    bins: &Binaries,
+    dir: &Path,
+    scale: Scale,
+) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let opts = FleetOptions {
+        local_api: true,
+        ..FleetOptions::default()
+    };
+    let mut fleet = Fleet::start(bins, dir, &opts).await?;
+    let seller = fleet.local_login(Duration::from_secs(60)).await?;
+    let mut work = Work::at_least(4).with_site_minimum(2);
+    sell_and_settle(
+        &fleet,
+        &seller,
+        &mut work,
+        scale.n(300) as u32,
+        scale.n(100) as u32,
+    )
+    .await?;
+    let heals = fleet.audit_count("fleet.heal.done").await?;
+    fleet.kill_agent();
+    fleet.wipe_agent()?;
+    fleet.enroll_agent().await?;
+    let wiped = Instant::now();
+    fleet.start_agent()?;
+    // Selling goes on while the site heals.
+    work.central(50, fleet.generate(50).await?);
+    healed(&fleet, heals).await?;
+    let heal_secs = wiped.elapsed().as_secs_f64();
+    let seller = fleet.local_login(Duration::from_secs(60)).await?;
+    let sold = local::sell_ok(&seller, fleet.router_id, fleet.package.id, 20).await?;
+    work.site(20, sold);
+    finish(
+        fleet,
+        "12-agent-wiped-reenrolled",
+        format!(
+            "agent data directory wiped, enrolled again; healed {heal_secs:.1} s after its start"
+        ),
+        &work,
+        started,
+    )
+    .await
+}
+
+/// Scenario 13: the controller restored from a backup older than what the site holds: central
+/// and site sales made after the backup are only at the site (the agent holds them, the router
+/// has them). After the restore the ledger must recover every one of them with its facts
+/// (revenue equal) and the site goes on selling; nothing twice on the router.
+pub async fn controller_restored_backup(
+    bins: &Binaries,
+    dir: &Path,
+    scale: Scale,
+) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let opts = FleetOptions {
+        local_api: true,
+        ..FleetOptions::default()
+    };
+    let mut fleet = Fleet::start(bins, dir, &opts).await?;
+    let seller = fleet.local_login(Duration::from_secs(60)).await?;
+    let mut work = Work::at_least(6).with_site_minimum(3);
+    sell_and_settle(
+        &fleet,
+        &seller,
+        &mut work,
+        scale.n(200) as u32,
+        scale.n(50) as u32,
+    )
+    .await?;
+    let backup = dir.join("controller-backup.tar");
+    fleet.backup_controller(&backup)?;
+    // What the sites sold after the backup (in a real fleet: the next ten minutes, or hours).
+    let before = work.codes().len();
+    for _ in 0..2 {
+        sell_and_settle(
+            &fleet,
+            &seller,
+            &mut work,
+            scale.n(100) as u32,
+            scale.n(50) as u32,
+        )
+        .await?;
+    }
+    let after_backup = work.codes().len() - before;
+    fleet.kill_controller();
+    fleet.restore_controller(&backup)?;
+    let restored = Instant::now();
+    fleet.start_controller().await?;
+    let heals = healed(&fleet, 0).await?;
+    let heal_secs = restored.elapsed().as_secs_f64();
+    work.central(50, fleet.generate(50).await?);
+    let sold = local::sell_ok(&seller, fleet.router_id, fleet.package.id, 20).await?;
+    work.site(20, sold);
+    finish(
+        fleet,
+        "13-controller-restored-backup",
+        format!(
+            "controller restored from a backup {after_backup} vouchers old; {heals} heal(s), \
+             the first {heal_secs:.1} s after the restart"
+        ),
+        &work,
+        started,
+    )
+    .await
 }

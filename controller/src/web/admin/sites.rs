@@ -93,16 +93,8 @@ fn lines(state: &AppState) -> Result<Vec<SiteLine>, WebError> {
 
 /// The newest `fleet.heal.*` audit entry of `site`, in words.
 fn last_heal(state: &AppState, site: &hotspot_pki::SiteId, now: i64) -> Result<String, WebError> {
-    let filter = crate::store::AuditFilter {
-        action_prefix: Some("fleet.heal.".into()),
-        target: Some(site.to_string()),
-        ..Default::default()
-    };
-    let page = state
-        .store
-        .audit(&filter, &crate::store::PageRequest::first(1))
-        .map_err(store_err)?;
-    Ok(page.items.first().map_or_else(String::new, |e| {
+    let entry = crate::fleet::heal::last_heal(state, site).map_err(store_err)?;
+    Ok(entry.map_or_else(String::new, |e| {
         let what = match e.action.as_str() {
             "fleet.heal.done" => "healed after lost link state",
             _ => "lost link state found; healing",
