@@ -130,33 +130,17 @@ fn parts(round: u64, reason: &str, held: Vec<HeldVoucher>) -> Vec<Event> {
 
 #[cfg(test)]
 mod tests {
-    use hotspot_shared::domain::{
-        Currency, Money, Origin, PackageId, RouterId, StaffId, VoucherUser,
-    };
-    use hotspot_shared::fleet::msg::{HeldStatus, Issue};
+    use hotspot_shared::domain::RouterId;
+    use hotspot_shared::fleet::msg::HeldStatus;
 
     use super::*;
+    use crate::fixtures::{issue, user};
 
     fn held(i: usize) -> HeldVoucher {
         HeldVoucher {
             router: RouterId(1),
-            user: VoucherUser {
-                code: format!("C{i}"),
-                password: "p".into(),
-                profile: "hf".into(),
-                limit_uptime: None,
-                limit_bytes_total: None,
-                validity: None,
-                comment: "hotspot-fleet package-1 central".into(),
-            },
-            issue: Issue {
-                package: PackageId(1),
-                package_name: "1 hour".into(),
-                staff: StaffId(1),
-                price: Money::new(100, Currency::new("USD").expect("currency")),
-                issued_at: 0,
-                origin: Origin::Central,
-            },
+            user: user(&format!("C{i}")),
+            issue: issue(),
             status: HeldStatus::OnRouter,
             first_used_at: None,
         }

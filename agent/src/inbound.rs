@@ -190,35 +190,11 @@ impl Inbound<Command> for AgentInbound {
 
 #[cfg(test)]
 mod tests {
-    use hotspot_shared::domain::{Currency, Money, Origin, PackageId, StaffId};
-
     use super::*;
+    use crate::fixtures::{issue, user};
     use crate::store::DesiredStatus;
 
     const R: RouterId = RouterId(1);
-
-    fn user(code: &str) -> VoucherUser {
-        VoucherUser {
-            code: code.into(),
-            password: "p".into(),
-            profile: "hf".into(),
-            limit_uptime: None,
-            limit_bytes_total: None,
-            validity: None,
-            comment: "hotspot-fleet package-1 central".into(),
-        }
-    }
-
-    fn issue() -> Issue {
-        Issue {
-            package: PackageId(1),
-            package_name: "1 hour".into(),
-            staff: StaffId(1),
-            price: Money::new(100, Currency::new("USD").expect("currency")),
-            issued_at: 0,
-            origin: Origin::Central,
-        }
-    }
 
     fn profile() -> ProfileSpec {
         ProfileSpec {

@@ -30,6 +30,8 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod enroll;
+#[cfg(test)]
+mod fixtures;
 pub mod heal;
 pub mod identity;
 pub mod inbound;

@@ -299,31 +299,22 @@ mod tests {
         assert_eq!(err.kind, FailureKind::Tls);
     }
 
-    #[test]
-    fn the_same_settings_again_keep_the_pool_and_new_ones_replace_it() {
+    #[tokio::test]
+    async fn the_same_settings_again_keep_the_pool_and_new_ones_replace_it() {
         let set = RouterSet::new();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let config = || RouterConfig::plain("127.0.0.1", 1, "a", SecretString::new("b"));
-            let live = set.upsert(RouterId(1), config());
-            let first = live.pool();
-            set.upsert(RouterId(1), config());
-            assert!(
-                live.pool().same_pool(&first),
-                "unchanged settings keep the sessions"
-            );
-            set.upsert(
-                RouterId(1),
-                RouterConfig::plain("127.0.0.1", 1, "a", SecretString::new("new password")),
-            );
-            assert!(
-                !live.pool().same_pool(&first),
-                "a new password gets a new pool"
-            );
-        });
+        let config = |pw: &str| RouterConfig::plain("127.0.0.1", 1, "a", SecretString::new(pw));
+        let live = set.upsert(RouterId(1), config("b"));
+        let first = live.pool();
+        set.upsert(RouterId(1), config("b"));
+        assert!(
+            live.pool().same_pool(&first),
+            "unchanged settings keep the sessions"
+        );
+        set.upsert(RouterId(1), config("new password"));
+        assert!(
+            !live.pool().same_pool(&first),
+            "a new password gets a new pool"
+        );
     }
 
     #[test]

@@ -44,57 +44,95 @@ fn copy_db(from: &Path, to: &Path) {
     std::fs::copy(from.join("link.redb"), to.join("link.redb")).expect("copies the database");
 }
 
+/// A controller and a site whose agent exchanged 20 messages each way and stopped.
+struct Fixture {
+    pki: Pki,
+    dir: tempfile::TempDir,
+    key: hotspot_pki::AgentKey,
+    cert: hotspot_pki::IssuedCert,
+    site_id: hotspot_pki::SiteId,
+    from_agent: PeerId,
+    server: Server,
+    received: RecordingInbox,
+    addr: std::net::SocketAddr,
+    _cdb: Db,
+}
+
+impl Fixture {
+    async fn new(name: &str) -> Fixture {
+        let pki = Pki::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site_id = site(name);
+        let (key, cert) = Pki::agent_cert_from(&pki.ca, name, time::OffsetDateTime::now_utc(), 90);
+        let cdb = open_db(&dir.path().join("controller"));
+        let (server, received) = start_server(&pki, &cdb).await;
+        let addr = server.local_addr().expect("addr");
+        let f = Fixture {
+            from_agent: PeerId::Site(site_id.clone()),
+            pki,
+            dir,
+            key,
+            cert,
+            site_id,
+            server,
+            received,
+            addr,
+            _cdb: cdb,
+        };
+        f.session("first").await;
+        f
+    }
+
+    fn agent_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("agent")
+    }
+
+    async fn start(&self) -> (Agent, RecordingInbox, Db) {
+        let adb = open_db(&self.agent_dir());
+        let tls = self.pki.client_tls(&self.key, &self.cert);
+        let (agent, inbox) = start_agent(tls, &adb, self.addr).await;
+        (agent, inbox, adb)
+    }
+
+    /// Starts the agent, 20 messages `tag` each way until both arrived, stops it.
+    async fn session(&self, tag: &str) {
+        let (agent, agent_received, adb) = self.start().await;
+        exchange(&self.server, &agent, &self.site_id, tag, 20).await;
+        arrives(
+            &self.received,
+            &self.from_agent,
+            &format!("{tag} to server 20"),
+        )
+        .await;
+        arrives(
+            &agent_received,
+            &PeerId::Controller,
+            &format!("{tag} to agent 20"),
+        )
+        .await;
+        agent.shutdown().await.expect("agent stops");
+        drop((agent, agent_received, adb));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_restored_from_an_older_copy_is_recognised_and_both_ways_flow_again() {
-    let pki = Pki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (cpath, apath, old) = (
-        dir.path().join("controller"),
-        dir.path().join("agent"),
-        dir.path().join("agent-copy"),
-    );
-    let site_id = site("site-restored");
-    let from_agent = PeerId::Site(site_id.clone());
-    let (key, cert) = Pki::agent_cert_from(
-        &pki.ca,
-        "site-restored",
-        time::OffsetDateTime::now_utc(),
-        90,
-    );
-    let tls = || pki.client_tls(&key, &cert);
-    let cdb = open_db(&cpath);
-    let (server, received) = start_server(&pki, &cdb).await;
-    let addr = server.local_addr().expect("addr");
-
-    let adb = open_db(&apath);
-    let (agent, agent_received) = start_agent(tls(), &adb, addr).await;
-    exchange(&server, &agent, &site_id, "first", 20).await;
-    arrives(&received, &from_agent, "first to server 20").await;
-    arrives(&agent_received, &PeerId::Controller, "first to agent 20").await;
-    agent.shutdown().await.expect("agent stops");
-    drop((agent, agent_received, adb));
+    let f = Fixture::new("site-restored").await;
+    let (apath, old) = (f.agent_dir(), f.dir.path().join("agent-copy"));
     copy_db(&apath, &old);
-
     // Later traffic the copy will not have.
-    let adb = open_db(&apath);
-    let (agent, agent_received) = start_agent(tls(), &adb, addr).await;
-    exchange(&server, &agent, &site_id, "later", 20).await;
-    arrives(&received, &from_agent, "later to server 20").await;
-    arrives(&agent_received, &PeerId::Controller, "later to agent 20").await;
-    agent.shutdown().await.expect("agent stops");
-    drop((agent, agent_received, adb));
+    f.session("later").await;
 
     // The agent comes back from the copy.
     std::fs::remove_dir_all(&apath).expect("removes");
     copy_db(&old, &apath);
-    let adb = open_db(&apath);
-    let (agent, agent_received) = start_agent(tls(), &adb, addr).await;
+    let (agent, agent_received, _adb) = f.start().await;
     let found = eventually(Duration::from_secs(15), || {
-        let at_server = server.losses().pending().unwrap_or_default();
+        let at_server = f.server.losses().pending().unwrap_or_default();
         let at_agent = agent.losses().pending().unwrap_or_default();
         at_server
             .iter()
-            .any(|l| l.peer == from_agent && l.kind == LossKind::PeerLost)
+            .any(|l| l.peer == f.from_agent && l.kind == LossKind::PeerLost)
             && at_agent
                 .iter()
                 .any(|l| l.peer == PeerId::Controller && l.kind == LossKind::SelfBehind)
@@ -103,56 +141,37 @@ async fn an_agent_restored_from_an_older_copy_is_recognised_and_both_ways_flow_a
     assert!(
         found,
         "each side found its loss: server {:?}, agent {:?}",
-        server.losses().pending(),
+        f.server.losses().pending(),
         agent.losses().pending()
     );
     // Both ways again, under new numberings: the agent's new messages reuse none of the
     // numbers the controller already applied from the lost incarnation.
-    let before = received.apply_count(&from_agent).expect("reads");
-    exchange(&server, &agent, &site_id, "healed", 5).await;
-    arrives(&received, &from_agent, "healed to server 5").await;
+    let before = f.received.apply_count(&f.from_agent).expect("reads");
+    exchange(&f.server, &agent, &f.site_id, "healed", 5).await;
+    arrives(&f.received, &f.from_agent, "healed to server 5").await;
     arrives(&agent_received, &PeerId::Controller, "healed to agent 5").await;
     assert_eq!(
-        received.apply_count(&from_agent).expect("reads"),
+        f.received.apply_count(&f.from_agent).expect("reads"),
         before + 5,
         "each new message applied once"
     );
     agent.shutdown().await.expect("agent stops");
-    server.shutdown().await.expect("server stops");
+    f.server.shutdown().await.expect("server stops");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_with_an_empty_database_is_recognised_and_gets_new_messages() {
-    let pki = Pki::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (cpath, apath) = (dir.path().join("controller"), dir.path().join("agent"));
-    let site_id = site("site-wiped");
-    let from_agent = PeerId::Site(site_id.clone());
-    let (key, cert) =
-        Pki::agent_cert_from(&pki.ca, "site-wiped", time::OffsetDateTime::now_utc(), 90);
-    let tls = || pki.client_tls(&key, &cert);
-    let cdb = open_db(&cpath);
-    let (server, received) = start_server(&pki, &cdb).await;
-    let addr = server.local_addr().expect("addr");
-    let adb = open_db(&apath);
-    let (agent, agent_received) = start_agent(tls(), &adb, addr).await;
-    exchange(&server, &agent, &site_id, "first", 20).await;
-    arrives(&received, &from_agent, "first to server 20").await;
-    arrives(&agent_received, &PeerId::Controller, "first to agent 20").await;
-    agent.shutdown().await.expect("agent stops");
-    drop((agent, agent_received, adb));
-
-    std::fs::remove_dir_all(&apath).expect("wipes");
-    let adb = open_db(&apath);
-    let (agent, agent_received) = start_agent(tls(), &adb, addr).await;
-    exchange(&server, &agent, &site_id, "after", 3).await;
-    arrives(&received, &from_agent, "after to server 3").await;
+    let f = Fixture::new("site-wiped").await;
+    std::fs::remove_dir_all(f.agent_dir()).expect("wipes");
+    let (agent, agent_received, _adb) = f.start().await;
+    exchange(&f.server, &agent, &f.site_id, "after", 3).await;
+    arrives(&f.received, &f.from_agent, "after to server 3").await;
     arrives(&agent_received, &PeerId::Controller, "after to agent 3").await;
-    let losses = server.losses().pending().expect("reads");
+    let losses = f.server.losses().pending().expect("reads");
     assert!(
         losses
             .iter()
-            .any(|l| l.peer == from_agent && l.kind == LossKind::PeerLost),
+            .any(|l| l.peer == f.from_agent && l.kind == LossKind::PeerLost),
         "{losses:?}"
     );
     assert!(
@@ -160,5 +179,5 @@ async fn an_agent_with_an_empty_database_is_recognised_and_gets_new_messages() {
         "the empty agent lost nothing it knows of"
     );
     agent.shutdown().await.expect("agent stops");
-    server.shutdown().await.expect("server stops");
+    f.server.shutdown().await.expect("server stops");
 }

@@ -40,17 +40,7 @@ fn put(store: &Store, code: &str, status: DesiredStatus) -> u64 {
     let entry = DesiredEntry {
         user: voucher(code),
         profile: profile(),
-        issue: hotspot_shared::fleet::msg::Issue {
-            package: hotspot_shared::domain::PackageId(1),
-            package_name: "p".into(),
-            staff: hotspot_shared::domain::StaffId(1),
-            price: hotspot_shared::domain::Money::new(
-                100,
-                hotspot_shared::domain::Currency::new("USD").expect("a currency"),
-            ),
-            issued_at: 0,
-            origin: hotspot_shared::domain::Origin::Central,
-        },
+        issue: crate::fixtures::issue(),
         status,
         first_used_at: None,
     };

@@ -872,6 +872,41 @@ async fn healed(fleet: &Fleet, before: usize) -> anyhow::Result<usize> {
     }
 }
 
+/// A fleet selling centrally and at the site (`central` and `site` vouchers, settled): what the
+/// state-loss scenarios start from.
+async fn settled_fleet(
+    bins: &Binaries,
+    dir: &Path,
+    work: &mut Work,
+    central: u32,
+    site: u32,
+) -> anyhow::Result<(Fleet, LocalStaff)> {
+    let opts = FleetOptions {
+        local_api: true,
+        ..FleetOptions::default()
+    };
+    let fleet = Fleet::start(bins, dir, &opts).await?;
+    let seller = fleet.local_login(Duration::from_secs(60)).await?;
+    sell_and_settle(&fleet, &seller, work, central, site).await?;
+    Ok((fleet, seller))
+}
+
+/// After a state loss: 50 more central vouchers and 20 sold at the site (signed in again,
+/// sessions live in the agent's memory), then the judge.
+async fn sell_on_and_finish(
+    fleet: Fleet,
+    mut work: Work,
+    scenario: &str,
+    faults: String,
+    started: Instant,
+) -> anyhow::Result<Row> {
+    work.central(50, fleet.generate(50).await?);
+    let seller = fleet.local_login(Duration::from_secs(60)).await?;
+    let sold = local::sell_ok(&seller, fleet.router_id, fleet.package.id, 20).await?;
+    work.site(20, sold);
+    finish(fleet, scenario, faults, &work, started).await
+}
+
 /// Scenario 12: the agent's disk replaced after central and site sales settled: the agent is
 /// enrolled again into an empty directory and must re-learn every voucher from the ledger (the
 /// judge reads its database), while selling goes on; nothing twice on the router.
@@ -881,44 +916,21 @@ pub async fn agent_wiped_reenrolled(
     scale: Scale,
 ) -> anyhow::Result<Row> {
     let started = Instant::now();
-    let opts = FleetOptions {
-        local_api: true,
-        ..FleetOptions::default()
-    };
-    let mut fleet = Fleet::start(bins, dir, &opts).await?;
-    let seller = fleet.local_login(Duration::from_secs(60)).await?;
     let mut work = Work::at_least(4).with_site_minimum(2);
-    sell_and_settle(
-        &fleet,
-        &seller,
-        &mut work,
-        scale.n(300) as u32,
-        scale.n(100) as u32,
-    )
-    .await?;
+    let (central, site) = (scale.n(300) as u32, scale.n(100) as u32);
+    let (mut fleet, _) = settled_fleet(bins, dir, &mut work, central, site).await?;
     let heals = fleet.audit_count("fleet.heal.done").await?;
     fleet.kill_agent();
     fleet.wipe_agent()?;
     fleet.enroll_agent().await?;
     let wiped = Instant::now();
     fleet.start_agent()?;
-    // Selling goes on while the site heals.
-    work.central(50, fleet.generate(50).await?);
     healed(&fleet, heals).await?;
     let heal_secs = wiped.elapsed().as_secs_f64();
-    let seller = fleet.local_login(Duration::from_secs(60)).await?;
-    let sold = local::sell_ok(&seller, fleet.router_id, fleet.package.id, 20).await?;
-    work.site(20, sold);
-    finish(
-        fleet,
-        "12-agent-wiped-reenrolled",
-        format!(
-            "agent data directory wiped, enrolled again; healed {heal_secs:.1} s after its start"
-        ),
-        &work,
-        started,
-    )
-    .await
+    let faults = format!(
+        "agent data directory wiped, enrolled again; healed {heal_secs:.1} s after its start"
+    );
+    sell_on_and_finish(fleet, work, "12-agent-wiped-reenrolled", faults, started).await
 }
 
 /// Scenario 13: the controller restored from a backup older than what the site holds: central
@@ -931,34 +943,16 @@ pub async fn controller_restored_backup(
     scale: Scale,
 ) -> anyhow::Result<Row> {
     let started = Instant::now();
-    let opts = FleetOptions {
-        local_api: true,
-        ..FleetOptions::default()
-    };
-    let mut fleet = Fleet::start(bins, dir, &opts).await?;
-    let seller = fleet.local_login(Duration::from_secs(60)).await?;
     let mut work = Work::at_least(6).with_site_minimum(3);
-    sell_and_settle(
-        &fleet,
-        &seller,
-        &mut work,
-        scale.n(200) as u32,
-        scale.n(50) as u32,
-    )
-    .await?;
+    let (central, site) = (scale.n(200) as u32, scale.n(50) as u32);
+    let (mut fleet, seller) = settled_fleet(bins, dir, &mut work, central, site).await?;
     let backup = dir.join("controller-backup.tar");
     fleet.backup_controller(&backup)?;
     // What the sites sold after the backup (in a real fleet: the next ten minutes, or hours).
     let before = work.codes().len();
     for _ in 0..2 {
-        sell_and_settle(
-            &fleet,
-            &seller,
-            &mut work,
-            scale.n(100) as u32,
-            scale.n(50) as u32,
-        )
-        .await?;
+        let (central, site) = (scale.n(100) as u32, scale.n(50) as u32);
+        sell_and_settle(&fleet, &seller, &mut work, central, site).await?;
     }
     let after_backup = work.codes().len() - before;
     fleet.kill_controller();
@@ -967,17 +961,15 @@ pub async fn controller_restored_backup(
     fleet.start_controller().await?;
     let heals = healed(&fleet, 0).await?;
     let heal_secs = restored.elapsed().as_secs_f64();
-    work.central(50, fleet.generate(50).await?);
-    let sold = local::sell_ok(&seller, fleet.router_id, fleet.package.id, 20).await?;
-    work.site(20, sold);
-    finish(
+    let faults = format!(
+        "controller restored from a backup {after_backup} vouchers old; {heals} heal(s), \
+         the first {heal_secs:.1} s after the restart"
+    );
+    sell_on_and_finish(
         fleet,
+        work,
         "13-controller-restored-backup",
-        format!(
-            "controller restored from a backup {after_backup} vouchers old; {heals} heal(s), \
-             the first {heal_secs:.1} s after the restart"
-        ),
-        &work,
+        faults,
         started,
     )
     .await
