@@ -258,6 +258,31 @@ async fn issue_until_error(api: Api, router: u64, package: u64, work: Arc<Mutex<
     }
 }
 
+/// Two clients call `POST /api/tokens/generate` without pause (see [`issue_until_error`]);
+/// after 0.3–1.5 s `fault` strikes, and the clients end at their first failed call.
+async fn under_load(
+    fleet: &mut Fleet,
+    work: &Arc<Mutex<Work>>,
+    fault: impl FnOnce(&mut Fleet),
+) -> anyhow::Result<()> {
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            tokio::spawn(issue_until_error(
+                fleet.admin.clone(),
+                fleet.router_id,
+                fleet.package.id,
+                work.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(ms(300..1_500)).await;
+    fault(fleet);
+    for c in clients {
+        c.await.context("a client task")?;
+    }
+    Ok(())
+}
+
 /// Scenario 4: `kill -9` of the controller while two clients call `POST /api/tokens/generate` without
 /// pause: every voucher of a 2xx answer ends in the ledger and on the router, none twice.
 pub async fn controller_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow::Result<Row> {
@@ -270,21 +295,10 @@ pub async fn controller_kill9(bins: &Binaries, dir: &Path, scale: Scale) -> anyh
         if round > 0 {
             fleet.start_controller().await?;
         }
-        let clients: Vec<_> = (0..2)
-            .map(|_| {
-                tokio::spawn(issue_until_error(
-                    fleet.admin.clone(),
-                    fleet.router_id,
-                    fleet.package.id,
-                    work.clone(),
-                ))
-            })
-            .collect();
-        tokio::time::sleep(ms(300..1_500)).await;
-        fleet.kill_controller();
-        for c in clients {
-            c.await.context("a client task")?;
-        }
+        under_load(&mut fleet, &work, |fleet| {
+            fleet.kill_controller();
+        })
+        .await?;
     }
     fleet.start_controller().await?;
     let work = work.lock().unwrap_or_else(PoisonError::into_inner).clone();
@@ -322,22 +336,11 @@ pub async fn controller_power_cut(
         if round > 0 {
             fleet.start_controller().await?;
         }
-        let clients: Vec<_> = (0..2)
-            .map(|_| {
-                tokio::spawn(issue_until_error(
-                    fleet.admin.clone(),
-                    fleet.router_id,
-                    fleet.package.id,
-                    work.clone(),
-                ))
-            })
-            .collect();
-        tokio::time::sleep(ms(300..1_500)).await;
-        fleet.kill_controller();
-        fs.cut();
-        for c in clients {
-            c.await.context("a client task")?;
-        }
+        under_load(&mut fleet, &work, |fleet| {
+            fleet.kill_controller();
+            fs.cut();
+        })
+        .await?;
     }
     fleet.start_controller().await?;
     let work = work.lock().unwrap_or_else(PoisonError::into_inner).clone();
@@ -559,24 +562,13 @@ pub async fn both_power_cut(bins: &Binaries, dir: &Path, scale: Scale) -> anyhow
         if round > 0 {
             mid_drain += usize::from(restart_both(&mut fleet).await?);
         }
-        let clients: Vec<_> = (0..2)
-            .map(|_| {
-                tokio::spawn(issue_until_error(
-                    fleet.admin.clone(),
-                    fleet.router_id,
-                    fleet.package.id,
-                    work.clone(),
-                ))
-            })
-            .collect();
-        tokio::time::sleep(ms(300..1_500)).await;
-        fleet.kill_controller();
-        fleet.kill_agent();
-        controller_fs.cut();
-        agent_fs.cut();
-        for c in clients {
-            c.await.context("a client task")?;
-        }
+        under_load(&mut fleet, &work, |fleet| {
+            fleet.kill_controller();
+            fleet.kill_agent();
+            controller_fs.cut();
+            agent_fs.cut();
+        })
+        .await?;
     }
     mid_drain += usize::from(restart_both(&mut fleet).await?);
     fleet.sim.clear_faults();
