@@ -466,11 +466,13 @@ async fn the_site_row_says_when_lost_link_state_was_found_and_healed() {
         .durable()
         .await
         .unwrap();
-    let body = admin.get("/admin/sites").await.body;
-    assert!(
-        body.contains("healed after lost link state") && body.contains("3 vouchers recovered"),
-        "{body}"
-    );
+    for page in ["/admin/sites", "/admin/fleet"] {
+        let body = admin.get(page).await.body;
+        assert!(
+            body.contains("healed after lost link state") && body.contains("3 vouchers recovered"),
+            "{page}: {body}"
+        );
+    }
     c.stop().await;
 }
 

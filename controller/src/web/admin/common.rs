@@ -88,6 +88,22 @@ impl Done {
 /// How long ago `at` was, from `now` (Unix seconds): `just now`, `42 s ago`, `5 min ago`.
 /// Past a minute the seconds are dropped: an age is read at a glance, and `10 min 1 s` only
 /// says when the page happened to be drawn.
+/// The last heal after lost link state of `site` in words (empty: none on record).
+pub fn last_heal(
+    state: &crate::app::AppState,
+    site: &hotspot_pki::SiteId,
+    now: i64,
+) -> Result<String, crate::store::StoreError> {
+    let entry = crate::fleet::heal::last_heal(state, site)?;
+    Ok(entry.map_or_else(String::new, |e| {
+        let what = match e.action.as_str() {
+            "fleet.heal.done" => "healed after lost link state",
+            _ => "lost link state found; healing",
+        };
+        format!("{what} {}: {}", ago(now, e.at), e.detail)
+    }))
+}
+
 pub fn ago(now: i64, at: i64) -> String {
     let secs = now.saturating_sub(at);
     if secs < 5 {

@@ -17,7 +17,7 @@ use hotspot_ui::fmt::{bytes, duration};
 use hotspot_ui::{Flash, Layout};
 use serde::Deserialize;
 
-use super::common::{Done, FormError, ago, api_admin, sentence, unix, when};
+use super::common::{Done, FormError, ago, api_admin, last_heal, sentence, unix, when};
 use crate::api::error::ApiError;
 use crate::api::extract::{JsonBody, PathParam, store_err};
 use crate::api::routers::input::CreateRouter;
@@ -72,6 +72,8 @@ pub struct SiteRow {
     pub queue: u64,
     pub queue_max: u64,
     pub routers: Vec<RouterRow>,
+    /// The last heal after lost link state, for people (empty: none on record).
+    pub heal: String,
 }
 
 fn status_name(s: RouterStatus) -> &'static str {
@@ -147,6 +149,7 @@ fn site_rows(state: &AppState) -> Result<Vec<SiteRow>, WebError> {
                 .unwrap_or_else(|| "never (since the controller started)".to_owned()),
             queue: status.outbox_len,
             queue_max: status.outbox_max,
+            heal: last_heal(state, &s.id, now).map_err(store_err)?,
             routers: routers
                 .iter()
                 .map(|r| router_row(state, r, status.online, now))

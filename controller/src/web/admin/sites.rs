@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use hotspot_ui::Layout;
 use serde::Deserialize;
 
-use super::common::{FormError, ago, api_admin, unix};
+use super::common::{FormError, ago, api_admin, last_heal, unix};
 use crate::api::extract::{JsonBody, PathParam, store_err};
 use crate::api::sites::{CreateSite, EnrollmentToken};
 use crate::app::AppState;
@@ -84,23 +84,11 @@ fn lines(state: &AppState) -> Result<Vec<SiteLine>, WebError> {
                     .and_then(|st| st.last_seen)
                     .map(|t| ago(now, unix(t)))
                     .unwrap_or_else(|| "never".to_owned()),
-                heal: last_heal(state, &s.id, now)?,
+                heal: last_heal(state, &s.id, now).map_err(store_err)?,
                 code_prefix: s.code_prefix,
             })
         })
         .collect()
-}
-
-/// The newest `fleet.heal.*` audit entry of `site`, in words.
-fn last_heal(state: &AppState, site: &hotspot_pki::SiteId, now: i64) -> Result<String, WebError> {
-    let entry = crate::fleet::heal::last_heal(state, site).map_err(store_err)?;
-    Ok(entry.map_or_else(String::new, |e| {
-        let what = match e.action.as_str() {
-            "fleet.heal.done" => "healed after lost link state",
-            _ => "lost link state found; healing",
-        };
-        format!("{what} {}: {}", ago(now, e.at), e.detail)
-    }))
 }
 
 fn page(
