@@ -30,12 +30,6 @@ const KNOWN: &[&[&str]] = &[
         "controller/src/jobs/reconcile.rs",
         "controller/src/jobs/routine.rs",
     ],
-    &[
-        "controller/src/store/embedded/inbound.rs",
-        "controller/src/store/embedded/mod.rs",
-        "controller/src/store/embedded/routers.rs",
-        "controller/src/store/embedded/vouchers.rs",
-    ],
     &["link/src/session/mod.rs", "link/src/session/writer.rs"],
     &[
         "tests/src/sim/auth.rs",

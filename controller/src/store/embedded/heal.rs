@@ -19,7 +19,7 @@ use hotspot_shared::fleet::msg::{HeldStatus, HeldVoucher};
 
 use super::layout::{T, id_key};
 use super::tx::Tx;
-use super::vouchers::{add, change};
+use super::writes::{add, change};
 use crate::store::error::StoreError;
 use crate::store::records::{HealRecord, RouterRecord, Stamp};
 use crate::store::voucher::{MAX_CODE_LEN, VoucherChange, VoucherLimits, VoucherRecord};

@@ -19,11 +19,9 @@ use hotspot_shared::domain::RouterId;
 use hotspot_shared::fleet::msg::{Event, SiteVoucher};
 use hotspot_storage::WriteTx;
 
-use super::EmbeddedStore;
 use super::layout::{T, id_key};
-use super::routers::observe;
 use super::tx::Tx;
-use super::vouchers::{add, change};
+use super::writes::{add, change, observe};
 use crate::store::error::StoreError;
 use crate::store::records::{Actor, PackageRecord, RouterObservation, RouterRecord, Site, Stamp};
 use crate::store::voucher::{
@@ -36,7 +34,9 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// Applies [`Event`]s from agents to the ledger.
 #[derive(Clone)]
 pub struct LedgerInbound {
-    store: EmbeddedStore,
+    db: hotspot_storage::Db,
+    /// The oldest issue time of site sales applied since the report refresher last looked.
+    late_site_sales: Arc<std::sync::atomic::AtomicI64>,
     clock: Clock,
 }
 
@@ -45,9 +45,13 @@ fn system_clock() -> i64 {
 }
 
 impl LedgerInbound {
-    pub(super) fn new(store: EmbeddedStore) -> Self {
+    pub(super) fn new(
+        db: hotspot_storage::Db,
+        late_site_sales: Arc<std::sync::atomic::AtomicI64>,
+    ) -> Self {
         LedgerInbound {
-            store,
+            db,
+            late_site_sales,
             clock: Arc::new(system_clock),
         }
     }
@@ -60,7 +64,8 @@ impl LedgerInbound {
     /// Applies `event` from `peer` in a transaction of its own: the same code the link runs,
     /// for tests and tools that have no link transaction.
     pub fn apply_direct(&self, peer: &PeerId, event: &Event) -> Result<(), StoreError> {
-        self.store.run(|tx| self.apply_in(tx, peer, event))
+        self.db
+            .write(|w| self.apply_in(&mut Tx::new(w), peer, event))
     }
 
     fn apply_in(
@@ -88,8 +93,7 @@ impl LedgerInbound {
         {
             let late = super::heal::inventory(tx, &stamp, site, *round, reason, vouchers, *last)?;
             if let Some(t) = late {
-                self.store
-                    .late_site_sales
+                self.late_site_sales
                     .fetch_min(t, std::sync::atomic::Ordering::Relaxed);
             }
             return Ok(());
@@ -137,8 +141,7 @@ impl LedgerInbound {
             Event::IssuedAtSite(v) => {
                 // A hint for the report refresher (a rolled-back transaction leaves it behind,
                 // which costs one needless refresh).
-                self.store
-                    .late_site_sales
+                self.late_site_sales
                     .fetch_min(v.issued_at, std::sync::atomic::Ordering::Relaxed);
                 issued_at_site(tx, &stamp, site, v)
             }

@@ -26,6 +26,7 @@ mod store_impl;
 mod tx;
 mod voucher_list;
 mod vouchers;
+mod writes;
 
 use std::ops::Bound;
 use std::path::Path;
@@ -104,7 +105,7 @@ impl EmbeddedStore {
 
     /// The fleet-link handler that applies agents' events to this ledger.
     pub fn inbound(&self) -> LedgerInbound {
-        LedgerInbound::new(self.clone())
+        LedgerInbound::new(self.db.clone(), self.late_site_sales.clone())
     }
 
     /// Durability barriers run so far on this store's database (metrics, tests).

@@ -14,6 +14,7 @@ use rand::RngExt;
 
 use super::layout::{T, id_key, router_by_site, site_prefix};
 use super::tx::Tx;
+use super::writes::observe;
 use super::{EmbeddedStore, get, scan_prefix};
 use crate::store::codec::decode;
 use crate::store::error::StoreError;
@@ -304,37 +305,4 @@ impl EmbeddedStore {
         })?;
         Ok(self.written(migrated))
     }
-}
-
-/// Records what was learned about router `r` at `at`; older news never replaces newer.
-pub(super) fn observe(
-    tx: &mut Tx<'_, '_>,
-    mut r: RouterRecord,
-    seen: &RouterObservation,
-    at: i64,
-) -> Result<(), StoreError> {
-    let newer = |slot: Option<i64>| slot.is_none_or(|t| t <= at);
-    let reachable = match seen {
-        RouterObservation::Info(info) if newer(r.info.as_ref().map(|x| x.1)) => {
-            r.info = Some((info.clone(), at));
-            true
-        }
-        RouterObservation::Health(h) if newer(r.health.as_ref().map(|x| x.1)) => {
-            r.health = Some((h.clone(), at));
-            true
-        }
-        RouterObservation::Synced if newer(r.last_sync_at) => {
-            r.last_sync_at = Some(at);
-            true
-        }
-        RouterObservation::Down(f) if newer(r.last_error.as_ref().map(|x| x.1)) => {
-            r.last_error = Some((f.clone(), at));
-            false
-        }
-        _ => return Ok(()),
-    };
-    if reachable && r.last_error.as_ref().is_some_and(|(_, t)| *t <= at) {
-        r.last_error = None;
-    }
-    tx.put(T::Routers, &id_key(r.id.0), &r)
 }

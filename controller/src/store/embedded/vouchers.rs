@@ -1,6 +1,6 @@
 //! Voucher writes: batch issue with fleet-wide unique codes, state changes, deletion of
-//! never-queued vouchers; and the in-transaction index maintenance they share with
-//! [`super::LedgerInbound`].
+//! never-queued vouchers (the in-transaction writes they share with [`super::LedgerInbound`]
+//! are in `writes`).
 //!
 //! A batch is one transaction: every code is checked against the ledger (and the rest of the
 //! batch) first, and any duplicate aborts the whole batch with the list of offending codes, so
@@ -15,56 +15,11 @@ use hotspot_shared::domain::{Origin, VoucherState};
 use super::EmbeddedStore;
 use super::layout::{self, T, count_key, id_key};
 use super::tx::Tx;
+use super::writes::{add, change};
 use crate::store::error::StoreError;
 use crate::store::records::{PackageRecord, RouterRecord, Stamp};
 use crate::store::voucher::{ChangeOutcome, MAX_BATCH, MAX_CODE_LEN, VoucherChange, VoucherRecord};
 use crate::store::written::Written;
-
-/// Writes a new voucher and its indexes and counts.
-pub(super) fn add(tx: &mut Tx<'_, '_>, v: &VoucherRecord) -> Result<(), StoreError> {
-    tx.put(T::Vouchers, v.code.as_bytes(), v)?;
-    for (t, key) in layout::index_entries(v) {
-        tx.mark(t, &key)?;
-    }
-    tx.bump(T::Counts, &count_key(&v.site, v.router, v.state), 1)?;
-    Ok(())
-}
-
-/// Rewrites a voucher whose state may have moved from `old_state`.
-pub(super) fn replace(
-    tx: &mut Tx<'_, '_>,
-    old_state: VoucherState,
-    v: &VoucherRecord,
-) -> Result<(), StoreError> {
-    tx.put(T::Vouchers, v.code.as_bytes(), v)?;
-    if old_state != v.state {
-        let mut old = v.clone();
-        old.state = old_state;
-        tx.remove(T::ByState, &layout::by_state(&old))?;
-        tx.mark(T::ByState, &layout::by_state(v))?;
-        tx.bump(T::Counts, &count_key(&v.site, v.router, old_state), -1)?;
-        tx.bump(T::Counts, &count_key(&v.site, v.router, v.state), 1)?;
-    }
-    Ok(())
-}
-
-/// Applies `change` to voucher `code` (which must exist).
-pub(super) fn change(
-    tx: &mut Tx<'_, '_>,
-    code: &str,
-    change: &VoucherChange,
-    at: i64,
-) -> Result<Option<ChangeOutcome>, StoreError> {
-    let Some(mut record) = tx.get::<VoucherRecord>(T::Vouchers, code.as_bytes())? else {
-        return Ok(None);
-    };
-    let old_state = record.state;
-    let transition = record.apply(change, at);
-    if transition.changed() {
-        replace(tx, old_state, &record)?;
-    }
-    Ok(Some(ChangeOutcome { record, transition }))
-}
 
 fn check_new(v: &VoucherRecord) -> Result<(), StoreError> {
     let code_ok = !v.code.is_empty()
