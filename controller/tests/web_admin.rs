@@ -107,6 +107,49 @@ async fn staff_get_the_403_page_on_every_admin_url_and_visitors_the_sign_in() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn every_page_sends_the_security_headers_and_runs_no_inline_script() {
+    let c = Controller::start().await;
+    c.add_site("s1").await;
+    let mut visitor = Browser::new(addr(&c));
+    let login = visitor.get("/login").await;
+    let mut admin = Browser::sign_in(addr(&c), "admin", ADMIN_PASSWORD).await;
+    let mut pages = vec![("/login".to_string(), login)];
+    for path in ADMIN_GETS.iter().chain(&["/api/sites", "/healthz"]) {
+        pages.push((path.to_string(), admin.get(path).await));
+    }
+    for (path, page) in &pages {
+        let header = |name: &str| {
+            page.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("script-src 'self';") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp:?}"
+        );
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+        assert_eq!(
+            header("strict-transport-security"),
+            "",
+            "{path}: plain HTTP has no HSTS"
+        );
+        if page.content_type.starts_with("text/html") {
+            assert_eq!(
+                hotspot_ui::headers::inline_script(&page.body),
+                None,
+                "{path} runs inline script"
+            );
+        }
+    }
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing() {
     let c = Controller::start().await;
     let mut admin = Browser::sign_in(addr(&c), "admin", ADMIN_PASSWORD).await;

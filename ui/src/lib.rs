@@ -12,6 +12,7 @@
 
 pub mod assets;
 pub mod fmt;
+pub mod headers;
 pub mod https;
 pub mod layout;
 pub mod sheet;

@@ -212,6 +212,18 @@ mod tests {
     }
 
     #[test]
+    fn the_sheet_runs_no_inline_script() {
+        // The pages' policy (`crate::headers`) allows scripts from /static only.
+        let html = render_sheet("Vouchers", &[card("AAA111", "AAA111")]).unwrap();
+        assert!(
+            !html.contains("onclick=") && !html.contains("javascript:"),
+            "{html}"
+        );
+        assert!(html.contains("<script src=\"/static/app.js\" defer></script>"));
+        assert!(html.contains("data-print"));
+    }
+
+    #[test]
     fn too_many_cards_is_refused() {
         let many = vec![card("A", "A"); MAX_CARDS + 1];
         assert!(matches!(

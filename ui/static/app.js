@@ -46,9 +46,12 @@
     if (btn) { ev.preventDefault(); window.print(); }
   });
 
-  // Forms with data-busy: disable the submit button once sent (no double batches).
+  // Forms with data-confirm="question": sent only once the person agrees. Forms with
+  // data-busy: disable the submit button once sent (no double batches).
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { ev.preventDefault(); return; }
     if (!form.hasAttribute("data-busy")) return;
     var btn = form.querySelector("button[type=submit]");
     if (btn) { btn.disabled = true; btn.textContent = form.getAttribute("data-busy"); }
@@ -98,4 +101,38 @@
     tick();
   }
   document.querySelectorAll("[data-poll]").forEach(poll);
+
+  // Selects with data-autosubmit send their form when changed.
+  document.addEventListener("change", function (ev) {
+    var el = ev.target;
+    if (el.hasAttribute && el.hasAttribute("data-autosubmit") && el.form) el.form.submit();
+  });
+
+  // Back links: <a data-back href="fallback">: the browser's history when there is one.
+  document.addEventListener("click", function (ev) {
+    var link = ev.target.closest ? ev.target.closest("[data-back]") : null;
+    if (link && window.history.length > 1) { ev.preventDefault(); window.history.back(); }
+  });
+
+  // Live refresh: <div data-refresh="/fragment" data-refresh-every="5000">: the server draws
+  // the fragment; this only swaps it in.
+  function refresh(box) {
+    if (!window.fetch) return;
+    var every = parseInt(box.getAttribute("data-refresh-every"), 10) || 5000;
+    function tick() {
+      if (document.hidden) { setTimeout(tick, every); return; }
+      fetch(box.getAttribute("data-refresh"), { credentials: "same-origin" })
+        .then(function (r) {
+          // Signed out meanwhile (the fragment answered with the sign-in page): reload the page.
+          if (r.redirected) { window.location.reload(); throw new Error("signed out"); }
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.text();
+        })
+        .then(function (html) { box.innerHTML = html; box.classList.remove("refresh-failed"); })
+        .catch(function () { box.classList.add("refresh-failed"); })
+        .then(function () { setTimeout(tick, every); });
+    }
+    setTimeout(tick, every);
+  }
+  document.querySelectorAll("[data-refresh]").forEach(refresh);
 })();

@@ -46,6 +46,17 @@ fn sell_error(e: &SellError) -> Response {
     error(status, code, e)
 }
 
+/// The security headers (`hotspot_ui::headers`), HSTS only when the page speaks HTTPS.
+async fn headers(
+    State(state): State<LocalState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(req).await;
+    hotspot_ui::headers::apply(response.headers_mut(), state.secure);
+    response
+}
+
 /// The whole local server: API and page.
 pub fn router(state: LocalState) -> Router {
     Router::new()
@@ -54,6 +65,7 @@ pub fn router(state: LocalState) -> Router {
         .route("/api/status", get(api_status))
         .merge(super::page::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers))
         .with_state(state)
 }
 

@@ -567,3 +567,15 @@ mod tests {
         assert_eq!((f.username.as_str(), f.password.as_str()), ("ana b", "p&w"));
     }
 }
+
+#[cfg(test)]
+mod script_policy_tests {
+    #[test]
+    fn the_staff_page_templates_run_no_inline_script() {
+        // The page is served with `hotspot_ui::headers`' policy: scripts from /static only.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        assert!(dir.is_dir());
+        let found = hotspot_ui::headers::templates_with_inline_script(&dir);
+        assert!(found.is_empty(), "{found:?}");
+    }
+}

@@ -7,13 +7,15 @@
 //!   half (voucher generation) run that work in a spawned task, so dropping the request
 //!   future cannot tear it;
 //! - **body limit**: `http.body_limit_kib`; a larger body is 413 `payload_too_large` (the JSON
-//!   extractor maps axum's rejection).
+//!   extractor maps axum's rejection);
+//! - **security headers** on every response (`hotspot_ui::headers`: CSP without inline script,
+//!   no framing, nosniff, referrer policy; HSTS when `http.tls_cert` is set).
 
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::error::{ApiError, ErrorCode};
@@ -29,7 +31,13 @@ pub fn request_timeout(state: &AppState) -> Duration {
 
 /// Wraps the application in the layers above.
 pub fn wrap(app: Router, state: &AppState) -> Router {
+    let https = state.config.http.tls_cert.is_some();
     app.layer(DefaultBodyLimit::max(state.config.http.body_limit_bytes()))
+        .layer(from_fn(move |req: Request, next: Next| async move {
+            let mut response = next.run(req).await;
+            hotspot_ui::headers::apply(response.headers_mut(), https);
+            response
+        }))
         .layer(from_fn_with_state(state.clone(), timeout))
         .layer(from_fn_with_state(state.clone(), observe))
 }

@@ -189,7 +189,7 @@ impl CookieSlot {
 }
 
 /// Middleware of the page routes: lets [`Viewer`] set a renewed CSRF cookie, and marks pages
-/// as not to be cached or framed.
+/// as not to be cached (framing and the rest: `hotspot_ui::headers`, on every response).
 pub async fn csrf_cookie_layer(mut req: Request, next: Next) -> Response {
     let slot = CookieSlot::default();
     req.extensions_mut().insert(slot.clone());
@@ -200,18 +200,6 @@ pub async fn csrf_cookie_layer(mut req: Request, next: Next) -> Response {
     let h = response.headers_mut();
     h.entry(axum::http::header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    h.insert(
-        axum::http::header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("DENY"),
-    );
-    h.insert(
-        axum::http::header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        axum::http::header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
     response
 }
 

@@ -21,6 +21,7 @@ pub struct Page {
     pub location: Option<String>,
     pub content_type: String,
     pub body: String,
+    pub headers: hyper::HeaderMap,
 }
 
 impl Browser {
@@ -65,6 +66,7 @@ impl Browser {
             status: reply.status,
             location: reply.header(LOCATION.as_str()),
             body: reply.text(),
+            headers: reply.headers.clone(),
             content_type: reply.content_type,
         }
     }
