@@ -30,8 +30,8 @@ use crate::auth::token::SessionPolicy;
 mod sections;
 mod validate;
 pub use self::sections::{
-    AuthConfig, FleetConfig, HttpConfig, JobsConfig, SecretsConfig, ThrottleSettings,
-    VouchersConfig,
+    AuthConfig, FleetConfig, HttpConfig, JobsConfig, MetricsConfig, SecretsConfig,
+    ThrottleSettings, VouchersConfig,
 };
 
 /// Environment variable that names the master key file (never holds the key).
@@ -116,6 +116,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub vouchers: VouchersConfig,
     pub auth: AuthConfig,
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
@@ -128,6 +129,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             vouchers: VouchersConfig::default(),
             auth: AuthConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

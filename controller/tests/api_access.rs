@@ -45,7 +45,7 @@ async fn every_protected_endpoint_answers_401_without_a_session() {
             }
             let m = method.to_uppercase();
             let body = (m != "GET").then(|| json!({}));
-            // As a remote client (through a proxy): loopback scrapers may read /metrics.
+            // As a remote client (through a proxy), which used to matter for /metrics.
             let remote = ("x-forwarded-for", "203.0.113.9");
             for headers in [vec![remote], vec![remote, ("authorization", fake.as_str())]] {
                 let r = app.api.send(&m, &concrete, &headers, body.as_ref()).await;

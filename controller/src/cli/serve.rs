@@ -190,6 +190,10 @@ pub async fn serve_until(
     let (stop, stopped) = watch::channel(false);
     let scheduler = jobs::spawn(state.clone(), presence, jobs::DEFAULT_TICK, stopped);
 
+    let scrape = match state.config.metrics.listen {
+        Some(addr) => Some(serve_open_metrics(&state, addr).await?),
+        None => None,
+    };
     let app = api::router(state.clone())?.into_make_service_with_connect_info::<SocketAddr>();
     let http = &state.config.http;
     let listener = tokio::net::TcpListener::bind(http.listen)
@@ -223,6 +227,9 @@ pub async fn serve_until(
     fleet.shutdown().await.context("closing the fleet link")?;
     follower.abort();
     healer.abort();
+    if let Some(scrape) = scrape {
+        scrape.abort();
+    }
     if let Some(backups) = backups {
         backups.abort();
     }
@@ -235,4 +242,26 @@ pub async fn serve_until(
     served.context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The loopback listener of `metrics.listen`: only `GET /metrics`, without sign-in.
+async fn serve_open_metrics(
+    state: &AppState,
+    addr: SocketAddr,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening for metrics scrapes on {addr}"))?;
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(crate::api::system::open_metrics),
+        )
+        .with_state(state.clone());
+    tracing::info!(%addr, "serving /metrics without sign-in (loopback)");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("the metrics listener stopped: {e}");
+        }
+    }))
 }

@@ -163,6 +163,21 @@ impl Default for VouchersConfig {
     }
 }
 
+/// `[metrics]`: who may read `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A file holding a bearer token (at least 16 characters) that may read `/metrics` on the
+    /// main listener (Prometheus' `bearer_token_file`); read at every scrape, so it can be
+    /// rotated in place. Default none: only super admins may read it there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// A second, plain-HTTP listener serving only `/metrics` without sign-in, for a scraper on
+    /// this host: a loopback address. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+}
+
 /// `[auth]`: sessions and password hashing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

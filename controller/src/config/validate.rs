@@ -27,6 +27,17 @@ pub(super) fn validate(config: &Config, src: &str) -> Result<(), ConfigError> {
         };
         return fail(key, "tls_cert and tls_key must be set together".into());
     }
+    if let Some(addr) = config.metrics.listen
+        && !addr.ip().is_loopback()
+    {
+        return fail(
+            "metrics.listen",
+            format!(
+                "{addr} is not a loopback address: /metrics is served there without sign-in; \
+                 scrape remotely through the main listener with metrics.token_file"
+            ),
+        );
+    }
     if h.body_limit_kib.get() > MAX_BODY_LIMIT_KIB {
         return fail(
             "http.body_limit_kib",

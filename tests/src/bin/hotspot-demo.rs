@@ -115,6 +115,13 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  curl -s {url}/api/tokens/my-tokens -H \"authorization: Bearer $TOKEN\"");
     println!("  curl -s {url}/api/openapi.json | head -c 300");
+    println!(
+        "  ADMIN=$(curl -s {url}/api/auth/login -H 'content-type: application/json' -d '{{\"username\":\"admin\",\"password\":\"{}\"}}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')",
+        demo.admin_password
+    );
+    println!(
+        "  curl -s {url}/metrics -H \"authorization: Bearer $ADMIN\" | head   # Prometheus: a super admin, or [metrics] token_file / listen"
+    );
 
     if !args.once {
         println!("\nCtrl-C stops the demo.");
