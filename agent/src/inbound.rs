@@ -76,8 +76,7 @@ fn create(
     for user in vouchers {
         let key = desired_key(router, &user.code);
         if let Some(old) = tx.get(table::DESIRED, &key)? {
-            let old: DesiredEntry = crate::store::records::decode(&old)
-                .map_err(|e| ApplyError::Failed(e.to_string()))?;
+            let old: DesiredEntry = crate::store::records::decode(&old).map_err(apply_error)?;
             if known == Known::Keep || old.status != DesiredStatus::Failed {
                 continue;
             }

@@ -111,16 +111,9 @@ impl Outbox {
         // Everything found on disk at open is as durable as it will ever be.
         outbox.durable.send_replace(outbox.last_seq()?);
         if outbox.numbering()?.0 == 0 {
-            // A new outbox (or one from before epochs): its first epoch starts after what the
-            // peer acknowledged. Durable with the first barrier, before any Hello names it.
-            let (epoch_key, base_key, acked_key) =
-                (outbox.epoch_key(), outbox.base_key(), outbox.acked_key());
-            db.write(|tx| {
-                let acked = opt_seq(tx.get(META, acked_key.as_bytes())?)?;
-                tx.insert(META, epoch_key.as_bytes(), &seq_key(new_epoch()))?;
-                tx.insert(META, base_key.as_bytes(), &seq_key(acked))?;
-                Ok::<_, LinkError>(())
-            })?;
+            // A new outbox (or one from before epochs). Durable with the first barrier, before
+            // any Hello names it.
+            db.write(|tx| outbox.begin_epoch(tx))?;
         }
         Ok(outbox)
     }
@@ -380,21 +373,16 @@ impl Outbox {
     /// the peer acknowledged, so the entries not yet acknowledged go again, under the new
     /// epoch, and no number of the old one is taken for anything else. The loss is recorded in
     /// the same transaction (for the application to heal), then a barrier. Returns the
-    /// recorded loss; the caller gives the new numbering to the peer.
+    /// recorded loss and the new base; the caller gives the new numbering to the peer.
     pub(crate) async fn start_epoch(
         &self,
         peer: &PeerId,
         kind: LossKind,
         detail: String,
         at: i64,
-    ) -> Result<Loss, LinkError> {
-        let (epoch_key, base_key) = (self.epoch_key(), self.base_key());
-        let acked_key = self.acked_key();
-        let loss = self.db.write(|tx| {
-            let acked = opt_seq(tx.get(META, acked_key.as_bytes())?)?;
-            let epoch = new_epoch();
-            tx.insert(META, epoch_key.as_bytes(), &seq_key(epoch))?;
-            tx.insert(META, base_key.as_bytes(), &seq_key(acked))?;
+    ) -> Result<(Loss, u64), LinkError> {
+        let (loss, base) = self.db.write(|tx| {
+            let (epoch, base) = self.begin_epoch(tx)?;
             let loss = Loss {
                 peer: peer.clone(),
                 kind,
@@ -403,10 +391,20 @@ impl Outbox {
                 epoch,
             };
             crate::loss::record_in(tx, &loss)?;
-            Ok::<_, LinkError>(loss)
+            Ok::<_, LinkError>((loss, base))
         })?;
         self.db.barrier().await?;
-        Ok(loss)
+        Ok((loss, base))
+    }
+
+    /// Writes a fresh random epoch whose base is the highest number the peer acknowledged;
+    /// returns both.
+    fn begin_epoch(&self, tx: &mut WriteTx<'_>) -> Result<(u64, u64), LinkError> {
+        let base = opt_seq(tx.get(META, self.acked_key().as_bytes())?)?;
+        let epoch = new_epoch();
+        tx.insert(META, self.epoch_key().as_bytes(), &seq_key(epoch))?;
+        tx.insert(META, self.base_key().as_bytes(), &seq_key(base))?;
+        Ok((epoch, base))
     }
 }
 
@@ -556,13 +554,13 @@ mod tests {
         let (old, _) = o.numbering().expect("reads");
         o.push_batch(&["a", "b", "c", "d"]).await.expect("pushes");
         o.ack(2).expect("acks");
-        let loss = o
+        let (loss, started_at) = o
             .start_epoch(&peer, LossKind::PeerLost, "test".into(), 7)
             .await
             .expect("starts");
         let (epoch, base) = o.numbering().expect("reads");
         assert_ne!(epoch, old);
-        assert_eq!((loss.epoch, base, loss.at), (epoch, 2, 7));
+        assert_eq!((loss.epoch, base, started_at, loss.at), (epoch, 2, 2, 7));
         // The peer, not yet in the new epoch, resumes from its base: c and d go again.
         assert_eq!(o.judge(old, 1).expect("judges"), resume(2, None));
         let bodies: Vec<(u64, String)> = o

@@ -23,6 +23,12 @@ use super::codec::Record;
 
 /// Longest voucher code the ledger accepts (prefix plus random part, with room).
 pub const MAX_CODE_LEN: usize = 64;
+/// Whether `code` can be a voucher code in the ledger: 1 to [`MAX_CODE_LEN`] printable ASCII
+/// characters (it is a hotspot user name and a key).
+pub fn code_is_usable(code: &str) -> bool {
+    !code.is_empty() && code.len() <= MAX_CODE_LEN && code.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// Most vouchers in one batch (the API's limit), one transaction.
 pub const MAX_BATCH: usize = 10_000;
 

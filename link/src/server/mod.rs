@@ -290,7 +290,7 @@ impl<Cmd: Payload, Evt: Payload, Q: Payload, R: Payload> LinkServer<Cmd, Evt, Q,
         if outbox.acked()? == 0 && received.seq == 0 && received.epoch == 0 {
             return Ok(None);
         }
-        let loss = outbox
+        let (loss, _) = outbox
             .start_epoch(
                 &peer,
                 LossKind::Reenrolled,

@@ -172,13 +172,12 @@ impl<In: Payload, Q, R> Parts<In, Q, R> {
             }
             Verdict::Lost(kind, detail) => {
                 tracing::warn!(peer = %self.peer, kind = kind.as_str(), "link state lost: {detail}; starting a new numbering and healing");
-                let loss = self
+                let (loss, base) = self
                     .outbox
                     .start_epoch(&self.peer, kind, detail, unix_now())
                     .await
                     .map_err(End::storage)?;
                 self.losses.notify();
-                let (_, base) = self.outbox.numbering().map_err(End::storage)?;
                 tracing::debug!(peer = %self.peer, epoch = loss.epoch, base, "new epoch");
                 Ok(Adopted {
                     we_have: position.seq,

@@ -22,7 +22,7 @@ use super::tx::Tx;
 use super::writes::{add, change};
 use crate::store::error::StoreError;
 use crate::store::records::{HealRecord, RouterRecord, Stamp};
-use crate::store::voucher::{MAX_CODE_LEN, VoucherChange, VoucherLimits, VoucherRecord};
+use crate::store::voucher::{VoucherChange, VoucherLimits, VoucherRecord, code_is_usable};
 
 /// What a reason says on a recovered voucher.
 pub const RECOVERED: &str = "recovered from the site's inventory after the ledger lost it";
@@ -64,10 +64,7 @@ pub(super) fn inventory(
             tx.audit(&stamp.audit("fleet.anomaly", code, detail))?;
             continue;
         }
-        if code.is_empty()
-            || code.len() > MAX_CODE_LEN
-            || !code.bytes().all(|b| b.is_ascii_graphic())
-        {
+        if !code_is_usable(code) {
             let detail = format!("inventory voucher with unusable code {code:?}");
             tx.audit(&stamp.audit("fleet.anomaly", site, detail))?;
             continue;

@@ -25,7 +25,7 @@ use super::writes::{add, change, observe};
 use crate::store::error::StoreError;
 use crate::store::records::{Actor, PackageRecord, RouterObservation, RouterRecord, Site, Stamp};
 use crate::store::voucher::{
-    MAX_CODE_LEN, Transition, VoucherChange, VoucherLimits, VoucherRecord,
+    Transition, VoucherChange, VoucherLimits, VoucherRecord, code_is_usable,
 };
 
 /// Where "now" comes from (Unix seconds); injected so tests need no sleeping.
@@ -296,10 +296,7 @@ fn issued_at_site(
     let audit = |tx: &mut Tx<'_, '_>, action: &str, detail: String| {
         tx.audit(&stamp.audit(action, &v.code, detail))
     };
-    let code_ok = !v.code.is_empty()
-        && v.code.len() <= MAX_CODE_LEN
-        && v.code.bytes().all(|b| b.is_ascii_graphic());
-    if !code_ok {
+    if !code_is_usable(&v.code) {
         return audit(
             tx,
             "fleet.anomaly",

@@ -18,14 +18,13 @@ use super::tx::Tx;
 use super::writes::{add, change};
 use crate::store::error::StoreError;
 use crate::store::records::{PackageRecord, RouterRecord, Stamp};
-use crate::store::voucher::{ChangeOutcome, MAX_BATCH, MAX_CODE_LEN, VoucherChange, VoucherRecord};
+use crate::store::voucher::{
+    ChangeOutcome, MAX_BATCH, MAX_CODE_LEN, VoucherChange, VoucherRecord, code_is_usable,
+};
 use crate::store::written::Written;
 
 fn check_new(v: &VoucherRecord) -> Result<(), StoreError> {
-    let code_ok = !v.code.is_empty()
-        && v.code.len() <= MAX_CODE_LEN
-        && v.code.bytes().all(|b| b.is_ascii_graphic());
-    if !code_ok {
+    if !code_is_usable(&v.code) {
         return Err(StoreError::Invalid(format!("voucher code {:?}", v.code)));
     }
     if v.password.is_empty() || v.password.len() > MAX_CODE_LEN {
