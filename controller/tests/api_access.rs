@@ -115,3 +115,103 @@ async fn staff_get_403_on_admin_endpoints_and_disabled_accounts_are_out() {
         .await;
     assert_eq!((r.status, r.code()), (403, "forbidden".into()));
 }
+
+/// The document keeps its word on the answers every operation's shape implies: a path
+/// parameter that cannot be read (`-1` for an id) and a body that is not JSON are answered
+/// with a status the operation lists, and with the one error body.
+#[tokio::test]
+async fn bad_path_values_and_non_json_bodies_get_documented_answers() {
+    let app = TestApp::start().await;
+    let admin = format!("Bearer {}", app.login("admin").await);
+    let doc = app
+        .api
+        .send("GET", "/api/openapi.json", &[], None)
+        .await
+        .json();
+    let param = regex::Regex::new(r"\{[^}]+\}").unwrap();
+    let (mut paths_checked, mut bodies_checked) = (0, 0);
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().unwrap() {
+            if path.contains("logout") || path.contains("revoke") || path.contains("sessions") {
+                continue; // would end the admin's session or change what other cases see
+            }
+            let m = method.to_uppercase();
+            let listed = |status: u16| op["responses"].get(status.to_string()).is_some();
+            let auth = [("authorization", admin.as_str())];
+            if path.contains('{') {
+                let concrete = param.replace_all(path, "-1").into_owned();
+                let body = (m != "GET" && m != "DELETE").then(|| json!({}));
+                let r = app.api.send(&m, &concrete, &auth, body.as_ref()).await;
+                assert!(
+                    listed(r.status) && r.json()["error"]["code"].is_string(),
+                    "{m} {concrete}: {} {} is not what the document lists",
+                    r.status,
+                    r.text()
+                );
+                paths_checked += 1;
+            }
+            if op.get("requestBody").is_some() {
+                let concrete = param.replace_all(path, "1").into_owned();
+                let r = common::http::request(
+                    app.api.addr,
+                    &m,
+                    &concrete,
+                    &auth,
+                    common::http::Body::Form("a=1".into()),
+                )
+                .await;
+                assert!(
+                    (r.status, listed(415)) == (415, true),
+                    "{m} {concrete} with a form body: {} {}",
+                    r.status,
+                    r.text()
+                );
+                bodies_checked += 1;
+            }
+        }
+    }
+    assert!(
+        paths_checked >= 15 && bodies_checked >= 10,
+        "checked {paths_checked} paths and {bodies_checked} bodies"
+    );
+}
+
+/// `1.0` is an integer to JSON Schema (and to JavaScript): a body that writes an id so is read
+/// as that id, while a real fraction is refused with the field's path.
+#[tokio::test]
+async fn integers_written_with_a_zero_fraction_are_integers() {
+    let app = TestApp::start().await;
+    let admin = app.login("admin").await;
+    let before = app.api.get("/api/staff/2", &admin).await.json();
+    let routers = before["routers"].clone();
+    let as_floats: Vec<f64> = routers
+        .as_array()
+        .expect("routers")
+        .iter()
+        .map(|r| r.as_f64().expect("id"))
+        .collect();
+    assert!(
+        !as_floats.is_empty(),
+        "alice sells on some router: {before}"
+    );
+    let r = app
+        .api
+        .put("/api/staff/2", &admin, &json!({"routers": as_floats}))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["routers"].clone()),
+        (200, routers),
+        "{}",
+        r.text()
+    );
+    let r = app
+        .api
+        .put("/api/staff/2", &admin, &json!({"routers": [1.5]}))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("routers"),
+        "names the field: {}",
+        r.text()
+    );
+}

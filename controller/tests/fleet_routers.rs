@@ -164,6 +164,17 @@ async fn router_calls_answer_live_then_from_the_last_known_state_marked_stale() 
         .post(&format!("{base}/active-users/*1A/kick"), json!({}))
         .await;
     assert_eq!(kicked.json()["kicked"], true, "{}", kicked.text());
+    // A session id that no router could have is the caller's mistake: 404, never sent on.
+    let odd = c
+        .http
+        .post(&format!("{base}/active-users/0/kick"), json!({}))
+        .await;
+    assert_eq!(
+        (odd.status, odd.json()["error"]["code"].clone()),
+        (404, json!("not_found")),
+        "{}",
+        odd.text()
+    );
     let synced = c.http.post(&format!("{base}/sync"), json!({})).await;
     assert_eq!(
         (synced.status, synced.json()["samples"].clone()),

@@ -76,6 +76,7 @@ pub struct AuditQuery {
     /// Exactly this target, e.g. `staff-2`.
     pub target: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
     pub after: Option<String>,

@@ -319,6 +319,9 @@ fn forwarded_ip(entry: &str) -> Option<IpAddr> {
 }
 
 /// A JSON body; a bad one is answered with our JSON error (400, 413, 415 or 422).
+///
+/// A number with a zero fraction (`538.0`) is an integer to JSON Schema, so it is read as one
+/// wherever the body wants an integer.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -326,8 +329,80 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(JsonBody(value))
+        let axum::Json(mut value) =
+            axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        integral_floats_as_integers(&mut value);
+        serde_path_to_error::deserialize(value)
+            .map(JsonBody)
+            .map_err(|e| ApiError::validation(format!("{}: {}", e.path(), e.inner())))
+    }
+}
+
+/// Rewrites every float with no fraction part that an `i64` or `u64` can hold as that integer.
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    use serde_json::{Number, Value};
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // The bounds are exact powers of two, so the casts below cannot saturate.
+            let integer = if f.fract() != 0.0 {
+                None
+            } else if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                Some(Number::from(f as u64))
+            } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                Some(Number::from(f as i64))
+            } else {
+                None
+            };
+            if let Some(i) = integer {
+                *n = i;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::integral_floats_as_integers;
+
+    #[test]
+    fn integral_floats_become_integers_and_others_stay() {
+        let mut v = json!({"routers": [538.0, 1.5, -2.0], "n": 0.0, "big": 1e30, "s": "3.0"});
+        integral_floats_as_integers(&mut v);
+        assert_eq!(
+            v,
+            json!({"routers": [538, 1.5, -2], "n": 0, "big": 1e30, "s": "3.0"})
+        );
+        assert!(v["routers"][0].is_u64() && v["routers"][2].is_i64());
+    }
+}
+
+/// A JSON body that may be left out: an empty body (or JSON `null`) is `None`; one that is
+/// there follows [`JsonBody`]'s rules (415 when it is not JSON, 400 or 422 when it cannot be
+/// read).
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let bytes =
+            axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+                .await
+                .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(None));
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        let axum::Json(value) = axum::Json::<Option<T>>::from_request(req, state).await?;
+        Ok(OptionalJsonBody(value))
     }
 }
 

@@ -25,7 +25,7 @@ use crate::app::AppState;
 
 /// The whole HTTP application: the API, and the dashboard's pages ([`crate::web`]).
 pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
-    let (api, doc) = openapi::router()
+    let (api, mut doc) = openapi::router()
         .merge(auth::routes())
         .merge(staff::routes())
         .merge(packages::routes())
@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
         .merge(reports::routes())
         .merge(system::routes())
         .split_for_parts();
+    openapi::complete(&mut doc);
     let app = api
         .merge(openapi::serve(&doc)?)
         .merge(crate::web::router())

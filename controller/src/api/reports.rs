@@ -17,7 +17,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::extract::{AdminOnly, PathParam, QueryParams, fmt_time, page_request, store_err};
+use crate::api::extract::{
+    AdminOnly, OptionalJsonBody, PathParam, QueryParams, fmt_time, page_request, store_err,
+};
 use crate::api::packages::MoneyView;
 use crate::app::AppState;
 use crate::jobs::reconcile::{self, parse_date};
@@ -155,6 +157,7 @@ pub struct ReportList {
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
     pub after: Option<String>,
@@ -256,13 +259,9 @@ pub struct RunRequest {
 pub(crate) async fn run_report(
     state: State<AppState>,
     admin: AdminOnly,
-    body: axum::body::Bytes,
+    OptionalJsonBody(req): OptionalJsonBody<RunRequest>,
 ) -> ApiResult<Json<ReportView>> {
-    let req: RunRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RunRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::validation(e.to_string()))?
-    };
+    let req = req.unwrap_or_default();
     let date = match &req.date {
         Some(d) => parse_date(d)
             .ok_or_else(|| ApiError::invalid_field("date", "date must be YYYY-MM-DD"))?,

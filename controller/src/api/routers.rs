@@ -110,6 +110,7 @@ pub struct RouterQuery {
     /// Only routers with this status (`online`, `offline`, `unknown`).
     pub status: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
     pub after: Option<String>,

@@ -20,7 +20,8 @@ use utoipa_axum::routes;
 
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{
-    AdminOnly, JsonBody, PathParam, QueryParams, fmt_time, page_request, store_err,
+    AdminOnly, JsonBody, OptionalJsonBody, PathParam, QueryParams, fmt_time, page_request,
+    store_err,
 };
 use crate::app::AppState;
 use crate::fleet::sites::{
@@ -112,6 +113,7 @@ pub struct SiteList {
 #[into_params(parameter_in = Query)]
 pub struct SiteQuery {
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
     pub after: Option<String>,
@@ -235,14 +237,10 @@ pub(crate) async fn create_enrollment(
     state: State<AppState>,
     admin: AdminOnly,
     PathParam(id): PathParam<String>,
-    body: axum::body::Bytes,
+    OptionalJsonBody(req): OptionalJsonBody<EnrollmentRequest>,
 ) -> ApiResult<(StatusCode, Json<EnrollmentToken>)> {
     let site = site_id(&id)?;
-    let req: EnrollmentRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        EnrollmentRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::validation(e.to_string()))?
-    };
+    let req = req.unwrap_or_default();
     let valid_for = match req.valid_hours {
         None => DEFAULT_TOKEN_VALIDITY,
         Some(h) => Duration::from_secs(h.saturating_mul(3600)),

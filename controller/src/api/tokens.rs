@@ -16,7 +16,6 @@
 mod generate;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use hotspot_pki::SiteId;
 use hotspot_shared::domain::{Origin, PackageId, RemovalReason, RouterId, StaffId, VoucherState};
@@ -29,7 +28,8 @@ use utoipa_axum::routes;
 
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{
-    AdminOnly, PathParam, Principal, QueryParams, fmt_time, page_request, parse_time, store_err,
+    AdminOnly, OptionalJsonBody, PathParam, Principal, QueryParams, fmt_time, page_request,
+    parse_time, store_err,
 };
 use crate::api::packages::MoneyView;
 use crate::app::AppState;
@@ -175,6 +175,7 @@ pub struct MyQuery {
     /// Issued before (same forms).
     pub until: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
     pub after: Option<String>,
@@ -194,6 +195,7 @@ pub struct AllQuery {
     /// Issued before (same forms).
     pub until: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
     pub after: Option<String>,
@@ -332,13 +334,9 @@ pub(crate) async fn revoke_token(
     state: State<AppState>,
     admin: AdminOnly,
     PathParam(code): PathParam<String>,
-    body: Bytes,
+    OptionalJsonBody(req): OptionalJsonBody<RevokeRequest>,
 ) -> ApiResult<Json<RevokeResponse>> {
-    let req: RevokeRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RevokeRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::validation(e.to_string()))?
-    };
+    let req = req.unwrap_or_default();
     let reason = req
         .reason
         .map(|r| r.trim().chars().take(MAX_REASON).collect());

@@ -36,11 +36,7 @@ impl RouterId {
     /// An id as the router prints it; `*` followed by hex digits.
     pub fn new(id: impl Into<String>) -> Result<RouterId, RouterError> {
         let id = id.into();
-        let valid = id.len() >= 2
-            && id.len() <= 17
-            && id.starts_with('*')
-            && id[1..].bytes().all(|b| b.is_ascii_hexdigit());
-        if valid {
+        if hotspot_shared::routeros::is_item_id(&id) {
             Ok(RouterId(id))
         } else {
             Err(RouterError::Protocol(format!(

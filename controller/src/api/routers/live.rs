@@ -268,8 +268,12 @@ pub(crate) async fn kick_session(
     PathParam((id, session)): PathParam<(u64, String)>,
 ) -> ApiResult<Json<Kicked>> {
     let r = visible(&state, &admin, id)?;
-    if session.is_empty() || session.len() > 64 || session.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field("session", "not a session id"));
+    // Not the shape of a router's item id: no router has such a session, and it is never sent.
+    if !hotspot_shared::routeros::is_item_id(&session) {
+        return Err(ApiError::not_found(format!(
+            "active session {:?} (session ids look like *1A)",
+            session.chars().take(64).collect::<String>()
+        )));
     }
     let query = Query::Kick {
         router: r.id,

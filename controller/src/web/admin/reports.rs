@@ -11,7 +11,6 @@ use std::fmt::Write as _;
 
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::IntoResponse;
@@ -471,8 +470,12 @@ async fn run(
     admin: AdminViewer,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> PageResult {
-    match crate::api::reports::run_report(State(state.clone()), api_admin(&admin), Bytes::new())
-        .await
+    match crate::api::reports::run_report(
+        State(state.clone()),
+        api_admin(&admin),
+        crate::api::extract::OptionalJsonBody(None),
+    )
+    .await
     {
         Ok(_) => Ok(redirect("/admin/reports?done=ran")),
         Err(e) => {

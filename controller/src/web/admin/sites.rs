@@ -4,7 +4,6 @@
 
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -13,7 +12,7 @@ use hotspot_ui::Layout;
 use serde::Deserialize;
 
 use super::common::{FormError, ago, api_admin, last_heal, unix};
-use crate::api::extract::{JsonBody, PathParam, store_err};
+use crate::api::extract::{JsonBody, OptionalJsonBody, PathParam, store_err};
 use crate::api::sites::{CreateSite, EnrollmentToken};
 use crate::app::AppState;
 use crate::web::error::{PageResult, WebError};
@@ -140,15 +139,12 @@ async fn issue(
     site: &str,
     hours: Option<u64>,
 ) -> Result<EnrollmentToken, FormError> {
-    let body = match hours {
-        Some(h) => Bytes::from(format!("{{\"valid_hours\":{h}}}")),
-        None => Bytes::new(),
-    };
+    let body = crate::api::sites::EnrollmentRequest { valid_hours: hours };
     crate::api::sites::create_enrollment(
         State(state.clone()),
         api_admin(admin),
         PathParam(site.to_owned()),
-        body,
+        OptionalJsonBody(Some(body)),
     )
     .await
     .map(|(_, t)| t.0)

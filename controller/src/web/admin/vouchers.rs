@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -17,7 +16,7 @@ use hotspot_ui::{Flash, Layout};
 use serde::Deserialize;
 
 use super::common::{Done, FormError, api_admin, sentence, when};
-use crate::api::extract::{PathParam, QueryParams, parse_time, store_err};
+use crate::api::extract::{OptionalJsonBody, PathParam, QueryParams, parse_time, store_err};
 use crate::api::tokens::{AllQuery, StateName, VoucherView};
 use crate::app::AppState;
 use crate::web::error::{PageResult, redirect};
@@ -308,16 +307,14 @@ async fn revoke(
         "/admin/vouchers?".to_owned()
     };
     let reason = form.reason.trim();
-    let body = if reason.is_empty() {
-        Bytes::new()
-    } else {
-        Bytes::from(serde_json::json!({ "reason": reason }).to_string())
+    let body = crate::api::tokens::RevokeRequest {
+        reason: (!reason.is_empty()).then(|| reason.to_owned()),
     };
     match crate::api::tokens::revoke_token(
         State(state.clone()),
         api_admin(&admin),
         PathParam(code.clone()),
-        body,
+        OptionalJsonBody(Some(body)),
     )
     .await
     {
