@@ -278,7 +278,7 @@ async fn cookie_sessions_need_same_origin_and_the_csrf_token_on_writes() {
         .await;
     assert_eq!((stale.status, stale.code()), (403, "csrf_failed".into()));
     let csrf = new_csrf;
-    assert_eq!(app.api.get("/api/auth/csrf", &bearer).await.status, 422);
+    assert_eq!(app.api.get("/api/auth/csrf", &bearer).await.status, 409);
     let out = app
         .api
         .send(

@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::error::{ApiError, ApiResult, ErrorBody};
+use crate::api::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::api::extract::{
     ClientAddr, JsonBody, Principal, end_session, expected_origin, fmt_time, odt, store_err,
 };
@@ -248,14 +248,15 @@ pub struct CsrfResponse {
     responses(
         (status = 200, body = CsrfResponse),
         (status = 401, body = ErrorBody),
-        (status = 422, description = "A bearer session has no CSRF token", body = ErrorBody),
+        (status = 409, description = "A bearer session has no CSRF token (it needs none)", body = ErrorBody),
     ))]
 async fn new_csrf_token(
     state: axum::extract::State<AppState>,
     caller: Principal,
 ) -> ApiResult<Json<CsrfResponse>> {
     if caller.kind() != TokenKind::Cookie {
-        return Err(ApiError::validation(
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
             "bearer sessions are exempt from CSRF checks and have no CSRF token",
         ));
     }

@@ -197,8 +197,8 @@ pub struct FormatQuery {
 #[utoipa::path(get, path = "/api/reports/{date}", tag = "reports",
     params(("date" = String, Path, description = "`YYYY-MM-DD`, optionally with `.csv` or `.json`"), FormatQuery),
     responses(
-        (status = 200, description = "The report", body = ReportView),
-        (status = 200, description = "The report as CSV", content_type = "text/csv", body = String),
+        (status = 200, description = "The report: JSON, or CSV for `.csv` and `format=csv`",
+            content((ReportView = "application/json"), (String = "text/csv"))),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ))]
