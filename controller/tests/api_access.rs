@@ -215,3 +215,27 @@ async fn integers_written_with_a_zero_fraction_are_integers() {
         r.text()
     );
 }
+
+/// A filter left empty in a query (what an HTML form sends) is no filter, as an empty `after`
+/// is; a filled one is still checked.
+#[tokio::test]
+async fn empty_query_filters_are_absent() {
+    let app = TestApp::start().await;
+    let admin = app.login("admin").await;
+    for path in [
+        "/api/tokens/all?from=&until=",
+        "/api/tokens/my-tokens?from=&until=%20",
+        "/api/audit?from=&until=",
+        "/api/routers?site_id=",
+    ] {
+        let r = app.api.get(path, &admin).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+    for path in [
+        "/api/tokens/all?from=yesterday",
+        "/api/routers?site_id=%20x%20y",
+    ] {
+        let r = app.api.get(path, &admin).await;
+        assert_eq!(r.status, 422, "{path}: {}", r.text());
+    }
+}

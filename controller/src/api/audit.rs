@@ -12,7 +12,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::error::{ApiResult, ErrorBody};
-use crate::api::extract::{AdminOnly, QueryParams, fmt_time, page_request, parse_time, store_err};
+use crate::api::extract::{
+    AdminOnly, QueryParams, fmt_time, page_request, parse_optional_time, store_err,
+};
 use crate::app::AppState;
 use crate::store::{Actor, AuditEntry, AuditFilter};
 
@@ -94,14 +96,13 @@ async fn list_audit(
     _admin: AdminOnly,
     QueryParams(q): QueryParams<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
-    let time = |field: &str, t: Option<String>| t.map(|t| parse_time(field, &t)).transpose();
     let text = |t: Option<String>| {
         t.map(|t| t.trim().chars().take(MAX_FILTER_LEN).collect::<String>())
             .filter(|t| !t.is_empty())
     };
     let filter = AuditFilter {
-        from: time("from", q.from)?,
-        until: time("until", q.until)?,
+        from: parse_optional_time("from", q.from.as_deref())?,
+        until: parse_optional_time("until", q.until.as_deref())?,
         action_prefix: text(q.action),
         target: text(q.target),
     };

@@ -470,6 +470,14 @@ pub fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
     }
 }
 
+/// An optional time filter of a query ([`parse_time`]'s forms); left empty, it is absent (as
+/// an empty `after` is).
+pub fn parse_optional_time(field: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    text.filter(|t| !t.trim().is_empty())
+        .map(|t| parse_time(field, t))
+        .transpose()
+}
+
 /// Unix seconds as RFC 3339 in UTC, for answers.
 pub fn fmt_time(secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(secs)

@@ -140,7 +140,12 @@ async fn list_routers(
             .parse::<u64>()
             .map_err(|_| ApiError::bad_request("the page cursor is not valid for this listing"))?,
     };
-    let site = match &q.site_id {
+    let site = match q
+        .site_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         Some(s) => Some(
             s.parse::<SiteId>()
                 .map_err(|e| ApiError::invalid_field("site_id", e.to_string()))?,

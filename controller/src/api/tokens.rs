@@ -29,7 +29,7 @@ use utoipa_axum::routes;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{
     AdminOnly, OptionalJsonBody, PathParam, Principal, QueryParams, fmt_time, page_request,
-    parse_time, store_err,
+    parse_optional_time, store_err,
 };
 use crate::api::packages::MoneyView;
 use crate::app::AppState;
@@ -253,15 +253,14 @@ fn list(state: &AppState, q: AllQuery) -> ApiResult<Json<VoucherPage>> {
         }
         None => None,
     };
-    let time = |field: &str, t: Option<String>| t.map(|t| parse_time(field, &t)).transpose();
     let filter = VoucherFilter {
         site,
         router: q.router_id.map(RouterId),
         package: q.package_id.map(PackageId),
         staff: q.staff_id.map(StaffId),
         state: q.state.map(VoucherState::from),
-        from: time("from", q.from)?,
-        until: time("until", q.until)?,
+        from: parse_optional_time("from", q.from.as_deref())?,
+        until: parse_optional_time("until", q.until.as_deref())?,
     };
     let page = page_request(q.limit, q.after)?;
     let got = state
