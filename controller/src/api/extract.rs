@@ -364,27 +364,8 @@ fn integral_floats_as_integers(value: &mut serde_json::Value) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::integral_floats_as_integers;
-
-    #[test]
-    fn integral_floats_become_integers_and_others_stay() {
-        let mut v = json!({"routers": [538.0, 1.5, -2.0], "n": 0.0, "big": 1e30, "s": "3.0"});
-        integral_floats_as_integers(&mut v);
-        assert_eq!(
-            v,
-            json!({"routers": [538, 1.5, -2], "n": 0, "big": 1e30, "s": "3.0"})
-        );
-        assert!(v["routers"][0].is_u64() && v["routers"][2].is_i64());
-    }
-}
-
 /// A JSON body that may be left out: an empty body (or JSON `null`) is `None`; one that is
-/// there follows [`JsonBody`]'s rules (415 when it is not JSON, 400 or 422 when it cannot be
-/// read).
+/// there is read by [`JsonBody`] (415 when it is not JSON, 400 or 422 when it cannot be read).
 #[derive(Debug)]
 pub struct OptionalJsonBody<T>(pub Option<T>);
 
@@ -401,7 +382,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T>
             return Ok(OptionalJsonBody(None));
         }
         let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-        let axum::Json(value) = axum::Json::<Option<T>>::from_request(req, state).await?;
+        let JsonBody(value) = JsonBody::<Option<T>>::from_request(req, state).await?;
         Ok(OptionalJsonBody(value))
     }
 }
@@ -586,5 +567,23 @@ mod client_ip_tests {
             client_ip(peer, &xff(&["203.0.113.5, junk, 10.0.0.7"]), &trusted),
             ip("10.0.0.7")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::integral_floats_as_integers;
+
+    #[test]
+    fn integral_floats_become_integers_and_others_stay() {
+        let mut v = json!({"routers": [538.0, 1.5, -2.0], "n": 0.0, "big": 1e30, "s": "3.0"});
+        integral_floats_as_integers(&mut v);
+        assert_eq!(
+            v,
+            json!({"routers": [538, 1.5, -2], "n": 0, "big": 1e30, "s": "3.0"})
+        );
+        assert!(v["routers"][0].is_u64() && v["routers"][2].is_i64());
     }
 }
