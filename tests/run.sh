@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace: formatting, clippy, unit, property, integration
-# and conformance tests (the last need Python librouteros: the venv is created when missing).
+# and conformance tests (the last need Python librouteros: the venv is created when missing),
+# then the OpenAPI fuzzer against a demo fleet (schemathesis, same venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! .venv/bin/python -c 'import librouteros' 2>/dev/null; then
-    echo "== creating .venv with the pinned librouteros"
+if ! .venv/bin/python -c 'import librouteros, schemathesis' 2>/dev/null; then
+    echo "== creating .venv with the pinned librouteros and schemathesis"
     bash tests/python/setup_venv.sh
 fi
 if ! command -v chromedriver >/dev/null 2>&1; then
@@ -22,3 +23,5 @@ echo "== doc tests"
 cargo test --workspace --locked --doc --quiet
 echo "== tests"
 cargo nextest run --workspace --locked --no-fail-fast
+echo "== API contract fuzzer (schemathesis against a demo fleet)"
+bash tests/api-fuzz/run.sh

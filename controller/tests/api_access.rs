@@ -224,18 +224,102 @@ async fn empty_query_filters_are_absent() {
     let admin = app.login("admin").await;
     for path in [
         "/api/tokens/all?from=&until=",
-        "/api/tokens/my-tokens?from=&until=%20",
+        "/api/tokens/my-tokens?from=&until=&after=",
         "/api/audit?from=&until=",
-        "/api/routers?site_id=",
+        "/api/routers?site_id=&after=",
     ] {
         let r = app.api.get(path, &admin).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text());
     }
+    // Only empty is absent: a space is not a time, a site id or a Unix second.
     for path in [
         "/api/tokens/all?from=yesterday",
+        "/api/tokens/my-tokens?until=%20",
+        "/api/tokens/all?from=%2B5",
         "/api/routers?site_id=%20x%20y",
     ] {
         let r = app.api.get(path, &admin).await;
         assert_eq!(r.status, 422, "{path}: {}", r.text());
+    }
+}
+
+/// The document states the bounds the handlers enforce, from the same definitions
+/// (`api::bounds`): a name's pattern and length, an id filter's maximum.
+#[tokio::test]
+async fn the_document_carries_the_handlers_bounds() {
+    let app = TestApp::start().await;
+    let doc = app
+        .api
+        .send("GET", "/api/openapi.json", &[], None)
+        .await
+        .json();
+    let site = &doc["components"]["schemas"]["CreateSite"]["properties"];
+    assert_eq!(
+        site["name"]["pattern"],
+        json!(hotspot_controller::api::bounds::text_pattern())
+    );
+    assert_eq!(site["name"]["maxLength"], 64);
+    assert_eq!(site["id"]["pattern"], "^[a-z0-9][a-z0-9-]*$");
+    let params = doc["paths"]["/api/tokens/all"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let staff = params
+        .iter()
+        .find(|p| p["name"] == "staff_id")
+        .expect("staff_id");
+    assert_eq!(staff["schema"]["maximum"], json!(i64::MAX));
+}
+
+/// What the schema refuses, the handlers refuse with the one error body; what it allows, they
+/// take (the OpenAPI fuzzer in tests/api-fuzz checks this at large, these are its findings).
+#[tokio::test]
+async fn values_outside_the_schema_are_refused_and_inside_it_taken() {
+    let app = TestApp::start().await;
+    let admin = app.login("admin").await;
+    let auth = format!("Bearer {admin}");
+    let auth = [("authorization", auth.as_str())];
+    let field = |r: &Reply| r.json()["error"]["details"]["field"].clone();
+
+    for (body, name) in [
+        (json!({"id": "s9", "name": " Café"}), "name"),
+        (json!({"id": "s9", "name": "Café\u{7}"}), "name"),
+        (json!({"id": " s9", "name": "Café"}), "id"),
+    ] {
+        let r = app.api.send("POST", "/api/sites", &auth, Some(&body)).await;
+        assert_eq!((r.status, field(&r)), (422, json!(name)), "{body}");
+    }
+    let ok = json!({"id": "s9", "name": "Café Ünïcode 日本"});
+    let r = app.api.send("POST", "/api/sites", &auth, Some(&ok)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // No account has an empty name: wrong credentials like any other.
+    let empty = json!({"username": "", "password": ""});
+    let r = app
+        .api
+        .send("POST", "/api/auth/login", &[], Some(&empty))
+        .await;
+    assert_eq!((r.status, r.code()), (401, "invalid_credentials".into()));
+
+    // serde would read a struct from an array of its fields; the schema says object.
+    let r = app
+        .api
+        .send("POST", "/api/reports/run", &auth, Some(&json!([null])))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+
+    for (path, status) in [
+        ("/api/tokens/all?staff_id=9223372036854775808", 422),
+        ("/api/tokens/all?staff_id=9223372036854775807", 200),
+        ("/api/tokens/all?after=00", 200),
+        ("/api/tokens/all?after=0", 400),
+        ("/api/audit?after=ABCD", 400),
+        ("/api/routers?after=5", 200),
+        ("/api/routers?after=abc", 400),
+        ("/api/routers?status=", 400),
+        ("/api/tokens/all?from=2026-02-30", 422),
+        ("/api/tokens/all?from=2026-02-28T10:00:00%2B03:00", 200),
+    ] {
+        let r = app.api.get(path, &admin).await;
+        assert_eq!(r.status, status, "{path}: {}", r.text());
     }
 }

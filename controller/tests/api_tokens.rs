@@ -194,7 +194,7 @@ async fn limits_and_permissions_are_checked_before_anything_is_stored() {
             "prefix",
         ),
         (
-            json!({"router_id": 1, "package_id": 1, "prefix": format!("{prefix}X")}),
+            json!({"router_id": 1, "package_id": 1, "prefix": " AB"}),
             "prefix",
         ),
     ];
@@ -202,6 +202,10 @@ async fn limits_and_permissions_are_checked_before_anything_is_stored() {
         let r = generate(&app, &admin, body.clone()).await;
         assert_eq!((r.status, field(&r)), (422, json!(name)), "{body}");
     }
+    // Well-formed, but taken: a site's offline prefix belongs to its agent's codes.
+    let reserved = json!({"router_id": 1, "package_id": 1, "prefix": format!("{prefix}X")});
+    let r = generate(&app, &admin, reserved).await;
+    assert_eq!((r.status, field(&r)), (409, json!("prefix")));
     let r = generate(&app, &alice, json!({"router_id": 2, "package_id": 1})).await;
     assert_eq!((r.status, r.code()), (403, "forbidden".into()));
     assert_eq!(

@@ -84,7 +84,8 @@ async fn a_router_is_tested_before_it_is_stored_and_its_password_is_sealed() {
         .await;
     assert_eq!(
         (offline.status, offline.code().as_str()),
-        (503, "site_offline")
+        (409, "conflict"),
+        "an offline site's router cannot be tried: a state to wait out, not a server fault"
     );
 
     let list = c.http.get("/api/routers").await.json();

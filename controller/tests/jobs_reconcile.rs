@@ -275,7 +275,8 @@ async fn the_report_counts_the_day_and_repairs_what_drifted() {
             .get(&format!("/api/reports/{date}?format=xml"))
             .await
             .status,
-        422
+        400,
+        "format is an enum of the query: a value outside it cannot be read"
     );
 
     let run = c.http.post("/api/reports/run", json!({})).await;

@@ -168,7 +168,7 @@ async fn router_and_package(admin: &Api) -> (sim::SimHandle, u64, u64) {
                 router = r["id"].as_u64();
                 break;
             }
-            (503, _) => tokio::time::sleep(Duration::from_millis(100)).await,
+            (409, _) => tokio::time::sleep(Duration::from_millis(100)).await,
             (status, r) => panic!("adding the router: {status} {r}"),
         }
     }

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::bounds;
 use crate::api::error::{ApiResult, ErrorBody};
 use crate::api::extract::{
     AdminOnly, QueryParams, fmt_time, page_request, parse_optional_time, store_err,
@@ -69,9 +70,11 @@ pub struct AuditPage {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// At or after: Unix seconds, RFC 3339 or YYYY-MM-DD.
+    /// At or after.
+    #[param(schema_with = bounds::time_filter)]
     pub from: Option<String>,
-    /// Before (same forms).
+    /// Before.
+    #[param(schema_with = bounds::time_filter)]
     pub until: Option<String>,
     /// Actions starting with this, e.g. `voucher.`.
     pub action: Option<String>,
@@ -81,6 +84,7 @@ pub struct AuditQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
+    #[param(schema_with = bounds::cursor)]
     pub after: Option<String>,
 }
 

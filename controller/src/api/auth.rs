@@ -287,14 +287,14 @@ pub(crate) async fn sign_in(
     addr: IpAddr,
     req: &LoginRequest,
 ) -> ApiResult<StaffRecord> {
+    // No account has an empty or oversized name or password: such credentials are wrong like
+    // any other (401), without a hash or a throttle entry spent on them.
     let username = req.username.trim();
-    if username.is_empty() {
-        return Err(ApiError::invalid_field("username", "username is empty"));
-    }
-    if req.password.is_empty() {
-        return Err(ApiError::invalid_field("password", "password is empty"));
-    }
-    if username.len() > MAX_USERNAME_BYTES || req.password.len() > MAX_PASSWORD_BYTES {
+    if username.is_empty()
+        || req.password.is_empty()
+        || username.len() > MAX_USERNAME_BYTES
+        || req.password.len() > MAX_PASSWORD_BYTES
+    {
         return Err(ApiError::invalid_credentials());
     }
     // Logged with Debug (control characters escaped) and cut short.

@@ -214,6 +214,10 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         self.code
     }
+    /// The same error under another code (and so status).
+    pub fn recoded(self, code: ErrorCode) -> ApiError {
+        ApiError { code, ..self }
+    }
     pub fn status(&self) -> StatusCode {
         self.code.status()
     }

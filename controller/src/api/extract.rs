@@ -34,6 +34,7 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::api::bounds;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::app::AppState;
 use crate::auth::csrf::{self, CsrfError};
@@ -321,7 +322,7 @@ fn forwarded_ip(entry: &str) -> Option<IpAddr> {
 /// A JSON body; a bad one is answered with our JSON error (400, 413, 415 or 422).
 ///
 /// A number with a zero fraction (`538.0`) is an integer to JSON Schema, so it is read as one
-/// wherever the body wants an integer.
+/// wherever the body wants an integer. No body is an array.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -331,6 +332,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let axum::Json(mut value) =
             axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        // serde reads a struct from an array of its fields too (`[null]`); the API's bodies
+        // are objects, and the schema says so.
+        if value.is_array() {
+            return Err(ApiError::validation(
+                "the body must be a JSON object, not an array",
+            ));
+        }
         integral_floats_as_integers(&mut value);
         serde_path_to_error::deserialize(value)
             .map(JsonBody)
@@ -427,24 +435,26 @@ pub fn page_request(limit: Option<usize>, after: Option<String>) -> Result<PageR
     };
     Ok(PageRequest {
         limit,
-        after: after.filter(|a| !a.is_empty()).map(Into::into),
+        after: bounds::cursor_of(after)?.map(Into::into),
     })
 }
 
-/// A time in a query: Unix seconds, RFC 3339 (`2026-11-02T10:00:00Z`) or a UTC date
-/// (`2026-11-02`, its midnight).
+/// A time in a query ([`bounds::time_filter`]): Unix seconds (digits only), RFC 3339
+/// (`2026-11-02T10:00:00Z`) or a UTC date (`2026-11-02`, its midnight).
 pub fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<i64>() {
+    let digits = text.len() <= bounds::MAX_UNIX_DIGITS && text.bytes().all(|b| b.is_ascii_digit());
+    if !text.is_empty()
+        && digits
+        && let Ok(secs) = text.parse::<i64>()
+    {
         return Ok(secs);
     }
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(t.unix_timestamp());
     }
-    let date_format = time::macros::format_description!("[year]-[month]-[day]");
-    match time::Date::parse(text, &date_format) {
-        Ok(d) => Ok(d.midnight().assume_utc().unix_timestamp()),
-        Err(_) => Err(ApiError::invalid_field(
+    match crate::jobs::reconcile::parse_date(text) {
+        Some(d) => Ok(d.midnight().assume_utc().unix_timestamp()),
+        None => Err(ApiError::invalid_field(
             field,
             format!("{field}: expected Unix seconds, an RFC 3339 time or YYYY-MM-DD"),
         )),
@@ -454,7 +464,7 @@ pub fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
 /// An optional time filter of a query ([`parse_time`]'s forms); left empty, it is absent (as
 /// an empty `after` is).
 pub fn parse_optional_time(field: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
-    text.filter(|t| !t.trim().is_empty())
+    text.filter(|t| !t.is_empty())
         .map(|t| parse_time(field, t))
         .transpose()
 }

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bounds;
 pub mod error;
 pub mod extract;
 mod layers;

@@ -19,12 +19,16 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::bounds;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{
     AdminOnly, JsonBody, PathParam, Principal, QueryParams, fmt_time, store_err,
 };
 use crate::app::AppState;
 use crate::store::PackageRecord;
+
+// The schema's bound on `shared_users` (attributes take literals only).
+const _: () = assert!(hotspot_shared::domain::package::MAX_SHARED_USERS == 1000);
 
 /// Longest generated profile name.
 const MAX_PROFILE: usize = hotspot_shared::domain::package::MAX_NAME;
@@ -127,9 +131,13 @@ pub enum HumanValue {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PackageRequest {
+    #[schema(schema_with = bounds::name)]
     pub name: String,
+    /// Integer minor units (cents).
+    #[schema(minimum = 0)]
     pub price_minor: i64,
     /// ISO 4217, e.g. `USD`.
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// RouterOS `limit-uptime`: `"1h"`, `"90 min"`, or seconds.
     pub time_limit: Option<HumanValue>,
@@ -140,8 +148,10 @@ pub struct PackageRequest {
     /// `rx/tx`, e.g. `"2M/5M"`.
     pub rate_limit: Option<String>,
     /// Customers on one voucher at once; default 1.
+    #[schema(minimum = 1, maximum = 1000)]
     pub shared_users: Option<u32>,
     /// Hotspot user profile on the router; default `hf-<slug of name>`.
+    #[schema(schema_with = bounds::name_or_null)]
     pub profile: Option<String>,
     /// Only on `PUT`: archive or restore.
     pub archived: Option<bool>,
@@ -288,11 +298,11 @@ fn load(state: &AppState, id: u64) -> ApiResult<PackageRecord> {
 
 /// Checks every field of a request, naming the first bad one.
 fn to_package(id: PackageId, req: PackageRequest, profile: Option<&str>) -> ApiResult<Package> {
-    let currency = Currency::new(req.currency.trim())
+    let currency = Currency::new(&req.currency)
         .map_err(|e| ApiError::invalid_field("currency", e.to_string()))?;
-    let name = req.name.trim().to_owned();
-    let profile = match req.profile.map(|p| p.trim().to_owned()) {
-        Some(p) => p,
+    let name = bounds::text("name", &req.name, bounds::MAX_NAME, false)?;
+    let profile = match req.profile {
+        Some(p) => bounds::text("profile", &p, MAX_PROFILE, false)?,
         None => profile.map_or_else(|| default_profile(&name), str::to_owned),
     };
     let package = Package {
@@ -338,10 +348,21 @@ fn to_package(id: PackageId, req: PackageRequest, profile: Option<&str>) -> ApiR
     Ok(package)
 }
 
+/// A number of a [`HumanValue`]: a JSON Schema `int64`, so at most `i64::MAX`.
+fn number(field: &str, n: u64) -> ApiResult<u64> {
+    if n > bounds::MAX_ID {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{field} must be at most {}", bounds::MAX_ID),
+        ));
+    }
+    Ok(n)
+}
+
 fn duration(field: &str, v: Option<HumanValue>) -> ApiResult<Option<RosDuration>> {
     match v {
         None => Ok(None),
-        Some(HumanValue::Number(secs)) => Ok(Some(RosDuration::from_secs(secs))),
+        Some(HumanValue::Number(secs)) => Ok(Some(RosDuration::from_secs(number(field, secs)?))),
         Some(HumanValue::Text(t)) => RosDuration::parse_human(&t)
             .map(Some)
             .map_err(|e| ApiError::invalid_field(field, format!("{field}: {e}"))),
@@ -351,7 +372,7 @@ fn duration(field: &str, v: Option<HumanValue>) -> ApiResult<Option<RosDuration>
 fn bytes(field: &str, v: Option<HumanValue>) -> ApiResult<Option<u64>> {
     match v {
         None => Ok(None),
-        Some(HumanValue::Number(n)) => Ok(Some(n)),
+        Some(HumanValue::Number(n)) => number(field, n).map(Some),
         Some(HumanValue::Text(t)) => ByteCount::parse_human(&t)
             .map(|b| Some(b.get()))
             .map_err(|e| ApiError::invalid_field(field, format!("{field}: {e}"))),

@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::bounds;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{
     AdminOnly, OptionalJsonBody, PathParam, QueryParams, fmt_time, page_request, store_err,
@@ -160,6 +161,7 @@ pub struct ReportQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
+    #[param(schema_with = bounds::cursor)]
     pub after: Option<String>,
 }
 
@@ -189,13 +191,23 @@ async fn list_reports(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
-    /// `json` (default) or `csv`.
-    pub format: Option<String>,
+    /// Default `json`; a `.csv` or `.json` ending of the date wins.
+    #[param(inline)]
+    pub format: Option<ReportFormat>,
+}
+
+/// How a report is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    Json,
+    Csv,
 }
 
 /// One report, as JSON or CSV (`/api/reports/2026-05-01.csv` or `?format=csv`).
 #[utoipa::path(get, path = "/api/reports/{date}", tag = "reports",
-    params(("date" = String, Path, description = "`YYYY-MM-DD`, optionally with `.csv` or `.json`"), FormatQuery),
+    params(("date" = String, Path, description = "`YYYY-MM-DD`, optionally with `.csv` or `.json`",
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:\.(?:csv|json))?$"), FormatQuery),
     responses(
         (status = 200, description = "The report: JSON, or CSV for `.csv` and `format=csv`",
             content((ReportView = "application/json"), (String = "text/csv"))),
@@ -208,21 +220,23 @@ async fn get_report(
     PathParam(date): PathParam<String>,
     QueryParams(q): QueryParams<FormatQuery>,
 ) -> ApiResult<Response> {
-    let (date, suffix) = match date.rsplit_once('.') {
-        Some((d, ext)) => (d.to_owned(), Some(ext.to_ascii_lowercase())),
-        None => (date, None),
-    };
-    let format = suffix.or(q.format.map(|f| f.to_ascii_lowercase()));
     let not_found = || ApiError::not_found(format!("report {date}"));
-    let day = parse_date(&date).ok_or_else(not_found)?;
+    let (day, suffix) = match date.split_once('.') {
+        Some((d, "csv")) => (d, Some(ReportFormat::Csv)),
+        Some((d, "json")) => (d, Some(ReportFormat::Json)),
+        Some(_) => return Err(not_found()),
+        None => (date.as_str(), None),
+    };
+    let format = suffix.or(q.format).unwrap_or(ReportFormat::Json);
+    let day = parse_date(day).ok_or_else(not_found)?;
     let report = state
         .store
         .report(&reconcile::date_key(day))
         .map_err(store_err)?
         .ok_or_else(not_found)?;
-    match format.as_deref() {
-        None | Some("json") => Ok(Json(ReportView::from(&report)).into_response()),
-        Some("csv") => {
+    match format {
+        ReportFormat::Json => Ok(Json(ReportView::from(&report)).into_response()),
+        ReportFormat::Csv => {
             let disposition = format!(
                 "attachment; filename=\"hotspot-report-{}.csv\"",
                 report.date
@@ -233,10 +247,6 @@ async fn get_report(
             ];
             Ok((headers, csv::to_csv(&report)).into_response())
         }
-        Some(other) => Err(ApiError::invalid_field(
-            "format",
-            format!("format {other:?}: use json or csv"),
-        )),
     }
 }
 
@@ -245,6 +255,7 @@ async fn get_report(
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
     /// `YYYY-MM-DD`, a local date; default today (so far).
+    #[schema(schema_with = bounds::date_or_null)]
     pub date: Option<String>,
 }
 

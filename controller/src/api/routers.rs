@@ -29,7 +29,8 @@ use utoipa_axum::routes;
 pub use ask::{READ_DEADLINE, TEST_DEADLINE, Unanswered, ask, router_failure};
 pub use view::{RouterStatus, RouterView, freshness_secs, status_of};
 
-use crate::api::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::api::bounds;
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{
     AdminOnly, JsonBody, PathParam, Principal, QueryParams, link_err, page_request, store_err,
 };
@@ -106,13 +107,16 @@ fn reload(state: &AppState, id: RouterId) -> ApiResult<RouterRecord> {
 #[into_params(parameter_in = Query)]
 pub struct RouterQuery {
     /// Only this site's routers.
+    #[param(schema_with = bounds::site_filter)]
     pub site_id: Option<String>,
-    /// Only routers with this status (`online`, `offline`, `unknown`).
-    pub status: Option<String>,
+    /// Only routers with this status.
+    #[param(inline)]
+    pub status: Option<RouterStatus>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
-    /// The `next` of the previous page.
+    /// The `next` of the previous page (a router id).
+    #[param(schema_with = bounds::id_cursor)]
     pub after: Option<String>,
 }
 
@@ -127,43 +131,15 @@ async fn list_routers(
     who: Principal,
     QueryParams(q): QueryParams<RouterQuery>,
 ) -> ApiResult<Json<RouterList>> {
-    let page = page_request(q.limit, q.after)?;
-    let limit = if page.limit == 0 {
+    let limit = page_request(q.limit, None)?.limit;
+    let limit = if limit == 0 {
         crate::store::DEFAULT_PAGE
     } else {
-        page.limit
+        limit
     };
-    let after = match &page.after {
-        None => 0,
-        Some(c) => c
-            .as_str()
-            .parse::<u64>()
-            .map_err(|_| ApiError::bad_request("the page cursor is not valid for this listing"))?,
-    };
-    let site = match q
-        .site_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(s) => Some(
-            s.parse::<SiteId>()
-                .map_err(|e| ApiError::invalid_field("site_id", e.to_string()))?,
-        ),
-        None => None,
-    };
-    let status = match q.status.as_deref() {
-        None => None,
-        Some("online") => Some(RouterStatus::Online),
-        Some("offline") => Some(RouterStatus::Offline),
-        Some("unknown") => Some(RouterStatus::Unknown),
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "status",
-                "status must be online, offline or unknown",
-            ));
-        }
-    };
+    let after = bounds::id_cursor_of(q.after.as_deref())?;
+    let site = bounds::site_filter_of(q.site_id.as_deref())?;
+    let status = q.status;
     let mut routers = if who.is_admin() {
         state.store.routers(site.as_ref())
     } else {
@@ -249,14 +225,7 @@ pub(crate) async fn create_router(
     let site = new.site.clone();
     let info = test_settings(&state, &site, probe)
         .await
-        .map_err(|why| match why {
-            Unanswered::Offline => ApiError::site_offline(format!(
-                "site {site} is offline: the router cannot be tested, so it was not added; try again when the site's agent is connected"
-            )),
-            Unanswered::Other(e) => e,
-            slow @ Unanswered::Slow(_) => ApiError::new(ErrorCode::Timeout, slow.reason()),
-            refused @ Unanswered::Refused(_) => ApiError::router_error(refused.reason()),
-        })?;
+        .map_err(|why| why.into_settings_error(&site))?;
     let now = state.now();
     let record = state
         .store
@@ -311,8 +280,7 @@ async fn update_router(
         match test_settings(&state, &r.site, candidate.clone()).await {
             Ok(i) => info = Some(i),
             Err(Unanswered::Offline) => pending = true,
-            Err(Unanswered::Other(e)) => return Err(e),
-            Err(other) => return Err(other.into_error(&r)),
+            Err(other) => return Err(other.into_settings_error(&r.site)),
         }
     }
     let now = state.now();

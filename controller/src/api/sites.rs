@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::bounds;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{
     AdminOnly, JsonBody, OptionalJsonBody, PathParam, QueryParams, fmt_time, page_request,
@@ -116,6 +117,7 @@ pub struct SiteQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
+    #[param(schema_with = bounds::cursor)]
     pub after: Option<String>,
 }
 
@@ -155,8 +157,11 @@ async fn list_sites(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSite {
-    /// 1 to 64 of `a-z`, `0-9` and `-` (named in the agent's certificate).
+    /// 1 to 64 of `a-z`, `0-9` and `-`, not starting with `-` (named in the agent's
+    /// certificate).
+    #[schema(schema_with = bounds::site_id)]
     pub id: String,
+    #[schema(schema_with = bounds::name)]
     pub name: String,
 }
 
@@ -175,10 +180,10 @@ pub(crate) async fn create_site(
 ) -> ApiResult<(StatusCode, Json<SiteView>)> {
     let id: SiteId = req
         .id
-        .trim()
         .parse()
         .map_err(|e: hotspot_pki::SiteIdError| ApiError::invalid_field("id", e.to_string()))?;
-    let name = req.name.trim();
+    let name = bounds::text("name", &req.name, bounds::MAX_NAME, false)?;
+    let name = name.as_str();
     let site = state
         .store
         .create_site(id, name, &admin.stamp(state.now()))
@@ -189,11 +194,15 @@ pub(crate) async fn create_site(
     Ok((StatusCode::CREATED, Json(view(&state, &site)?)))
 }
 
+// The schema's bound on `valid_hours` (attributes take literals only).
+const _: () = assert!(crate::fleet::sites::MAX_TOKEN_VALIDITY.as_secs() == 720 * 3600);
+
 /// Options of a new enrollment token.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollmentRequest {
-    /// Lifetime in hours (default 24, at most 720).
+    /// Lifetime in hours (default 24).
+    #[schema(minimum = 1, maximum = 720)]
     pub valid_hours: Option<u64>,
 }
 

@@ -14,14 +14,16 @@ use axum::http::StatusCode;
 use hotspot_shared::domain::{RouterId, StaffId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::auth::{RoleName, hashing};
+use crate::api::bounds;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{AdminOnly, JsonBody, PathParam, fmt_time, store_err};
 use crate::app::AppState;
-use crate::auth::password::check_new_password;
+use crate::auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, check_new_password};
 use crate::store::{NewStaff, Role, StaffRecord, StaffUpdate};
 
 /// This module's handlers.
@@ -70,10 +72,15 @@ pub struct StaffList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateStaff {
+    #[schema(schema_with = bounds::name)]
     pub username: String,
+    /// The password policy: 10 to 256 characters, not one character repeated, not the
+    /// username.
+    #[schema(schema_with = new_password)]
     pub password: String,
     pub role: RoleName,
     #[serde(default)]
+    #[schema(schema_with = router_ids)]
     pub routers: Vec<u64>,
 }
 
@@ -90,8 +97,10 @@ impl std::fmt::Debug for CreateStaff {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaff {
+    #[schema(schema_with = bounds::name_or_null)]
     pub username: Option<String>,
     pub role: Option<RoleName>,
+    #[schema(schema_with = router_ids_or_null)]
     pub routers: Option<Vec<u64>>,
     pub disabled: Option<bool>,
 }
@@ -100,7 +109,23 @@ pub struct UpdateStaff {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPassword {
+    /// The password policy, as for a new account.
+    #[schema(schema_with = new_password)]
     pub password: String,
+}
+
+fn new_password() -> ObjectBuilder {
+    bounds::string(false)
+        .min_length(Some(MIN_PASSWORD_CHARS))
+        .max_length(Some(MAX_PASSWORD_CHARS))
+}
+
+fn router_ids() -> ArrayBuilder {
+    ArrayBuilder::new().items(bounds::id_filter())
+}
+
+fn router_ids_or_null() -> ArrayBuilder {
+    router_ids().schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
 }
 
 /// List staff accounts.
@@ -131,16 +156,7 @@ pub(crate) async fn create_staff(
     admin: AdminOnly,
     JsonBody(req): JsonBody<CreateStaff>,
 ) -> ApiResult<(StatusCode, Json<StaffView>)> {
-    let username = req.username.trim().to_owned();
-    if username.is_empty()
-        || username.chars().count() > 64
-        || username.chars().any(char::is_control)
-    {
-        return Err(ApiError::invalid_field(
-            "username",
-            "username must be 1 to 64 printable characters",
-        ));
-    }
+    let username = bounds::text("username", &req.username, bounds::MAX_NAME, false)?;
     check_new_password(&req.password, &username)?;
     let routers = known_routers(&state, &req.routers)?;
     let password = req.password;
@@ -206,7 +222,10 @@ pub(crate) async fn update_staff(
         None => None,
     };
     let update = StaffUpdate {
-        username: req.username.map(|u| u.trim().to_owned()),
+        username: req
+            .username
+            .map(|u| bounds::text("username", &u, bounds::MAX_NAME, false))
+            .transpose()?,
         password_hash: None,
         role: req.role.map(Role::from),
         routers,

@@ -17,7 +17,6 @@ mod generate;
 
 use axum::Json;
 use axum::extract::State;
-use hotspot_pki::SiteId;
 use hotspot_shared::domain::{Origin, PackageId, RemovalReason, RouterId, StaffId, VoucherState};
 use hotspot_shared::fleet::msg::Command;
 use hotspot_shared::units::RosDuration;
@@ -26,6 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::bounds;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{
     AdminOnly, OptionalJsonBody, PathParam, Principal, QueryParams, fmt_time, page_request,
@@ -168,16 +168,21 @@ pub struct VoucherPage {
 #[into_params(parameter_in = Query)]
 pub struct MyQuery {
     pub state: Option<StateName>,
+    #[param(schema_with = bounds::id_filter)]
     pub router_id: Option<u64>,
+    #[param(schema_with = bounds::id_filter)]
     pub package_id: Option<u64>,
-    /// Issued at or after: Unix seconds, RFC 3339 or YYYY-MM-DD.
+    /// Issued at or after.
+    #[param(schema_with = bounds::time_filter)]
     pub from: Option<String>,
-    /// Issued before (same forms).
+    /// Issued before.
+    #[param(schema_with = bounds::time_filter)]
     pub until: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
+    #[param(schema_with = bounds::cursor)]
     pub after: Option<String>,
 }
 
@@ -185,19 +190,26 @@ pub struct MyQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AllQuery {
+    #[param(schema_with = bounds::site_filter)]
     pub site_id: Option<String>,
+    #[param(schema_with = bounds::id_filter)]
     pub staff_id: Option<u64>,
     pub state: Option<StateName>,
+    #[param(schema_with = bounds::id_filter)]
     pub router_id: Option<u64>,
+    #[param(schema_with = bounds::id_filter)]
     pub package_id: Option<u64>,
-    /// Issued at or after: Unix seconds, RFC 3339 or YYYY-MM-DD.
+    /// Issued at or after.
+    #[param(schema_with = bounds::time_filter)]
     pub from: Option<String>,
-    /// Issued before (same forms).
+    /// Issued before.
+    #[param(schema_with = bounds::time_filter)]
     pub until: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
+    #[param(schema_with = bounds::cursor)]
     pub after: Option<String>,
 }
 
@@ -242,22 +254,11 @@ pub(crate) async fn all_tokens(
 }
 
 fn list(state: &AppState, q: AllQuery) -> ApiResult<Json<VoucherPage>> {
-    let site = match q
-        .site_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(s) => {
-            Some(SiteId::new(s).map_err(|e| ApiError::invalid_field("site_id", e.to_string()))?)
-        }
-        None => None,
-    };
     let filter = VoucherFilter {
-        site,
-        router: q.router_id.map(RouterId),
-        package: q.package_id.map(PackageId),
-        staff: q.staff_id.map(StaffId),
+        site: bounds::site_filter_of(q.site_id.as_deref())?,
+        router: bounds::id_filter_of("router_id", q.router_id)?.map(RouterId),
+        package: bounds::id_filter_of("package_id", q.package_id)?.map(PackageId),
+        staff: bounds::id_filter_of("staff_id", q.staff_id)?.map(StaffId),
         state: q.state.map(VoucherState::from),
         from: parse_optional_time("from", q.from.as_deref())?,
         until: parse_optional_time("until", q.until.as_deref())?,

@@ -27,10 +27,14 @@ pub fn date_key(date: Date) -> String {
     )
 }
 
-/// Parses `YYYY-MM-DD`.
+/// Parses `YYYY-MM-DD`, exactly (RFC 3339's full-date: four-digit year, no sign or spaces).
 pub fn parse_date(text: &str) -> Option<Date> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text.trim(), &format).ok()
+    let four_digit_year =
+        text.len() == 10 && text.as_bytes().first().is_some_and(u8::is_ascii_digit);
+    four_digit_year
+        .then(|| Date::parse(text, &format).ok())
+        .flatten()
 }
 
 /// Counts the vouchers issued in `[from, until)` per site and in total.
@@ -139,7 +143,9 @@ mod tests {
     #[test]
     fn dates_round_trip() {
         assert_eq!(date_key(date!(2026 - 01 - 09)), "2026-01-09");
-        assert_eq!(parse_date(" 2026-01-09 "), Some(date!(2026 - 01 - 09)));
+        assert_eq!(parse_date("2026-01-09"), Some(date!(2026 - 01 - 09)));
+        assert_eq!(parse_date(" 2026-01-09"), None);
+        assert_eq!(parse_date("+2026-01-09"), None);
         assert_eq!(parse_date("2026-13-01"), None);
         assert_eq!(parse_date("yesterday"), None);
     }

@@ -1,7 +1,7 @@
 //! Listing shapes: filters, pages with opaque cursors, and per-state counts.
 //!
 //! A page is read from one index, newest first, and the cursor is the index key where the page
-//! stopped (tagged with the index, hex-encoded): the next page starts strictly after it, so
+//! stopped (hex-encoded): the next page starts strictly after it, so
 //! inserts and state changes between pages never repeat or skip a voucher that was already
 //! there. Every page is bounded twice: at most [`MAX_PAGE`] items, and at most [`SCAN_BUDGET`]
 //! index entries examined, so a filter that matches little cannot turn one request into a full
@@ -50,22 +50,15 @@ pub struct AuditFilter {
 pub struct Cursor(String);
 
 impl Cursor {
-    pub(crate) fn new(index: u8, key: &[u8]) -> Self {
-        let mut bytes = Vec::with_capacity(key.len() + 1);
-        bytes.push(index);
-        bytes.extend_from_slice(key);
-        Cursor(hex(&bytes))
+    pub(crate) fn new(key: &[u8]) -> Self {
+        Cursor(hex(key))
     }
 
-    /// The key, if this cursor was made by listing `index`.
-    pub(crate) fn key_for(&self, index: u8) -> Result<Vec<u8>, StoreError> {
-        match unhex(&self.0) {
-            Some(mut bytes) if bytes.first() == Some(&index) => {
-                bytes.remove(0);
-                Ok(bytes)
-            }
-            _ => Err(StoreError::BadCursor),
-        }
+    /// The position: any hex text is one, whichever listing made it. A cursor of another
+    /// listing (or a made-up one) only moves where the page starts; what it lists still
+    /// matches the filter.
+    pub(crate) fn key(&self) -> Result<Vec<u8>, StoreError> {
+        unhex(&self.0).ok_or(StoreError::BadCursor)
     }
 
     pub fn as_str(&self) -> &str {
@@ -182,12 +175,15 @@ mod tests {
     }
 
     #[test]
-    fn cursors_belong_to_their_index() {
-        let c = Cursor::new(2, b"key");
-        assert_eq!(c.key_for(2).unwrap(), b"key");
-        assert!(matches!(c.key_for(3), Err(StoreError::BadCursor)));
-        assert!(Cursor::from("zz".to_string()).key_for(2).is_err());
-        assert!(Cursor::from(String::new()).key_for(2).is_err());
+    fn cursors_are_hex_keys() {
+        let c = Cursor::new(b"key");
+        assert_eq!(c.as_str(), "6b6579");
+        assert_eq!(c.key().unwrap(), b"key");
+        assert!(matches!(
+            Cursor::from("zz".to_string()).key(),
+            Err(StoreError::BadCursor)
+        ));
+        assert!(Cursor::from("abc".to_string()).key().is_err());
     }
 
     #[test]

@@ -291,7 +291,7 @@ async fn start_site(opts: &DemoOptions, admin: &Api, n: usize) -> anyhow::Result
         .map_err(|e| anyhow::anyhow!("starting the agent: {e}"))?;
     let api = sim.api_addr();
     let mut router = None;
-    // The agent needs a moment to connect after enrolling; the API answers 503 until then.
+    // The agent needs a moment to connect after enrolling; the API answers 409 until then.
     for _ in 0..100 {
         let body = json!({"name": format!("hAP {n}"), "site_id": id, "location": format!("Café {n}, front desk"),
             "host": api.ip().to_string(), "port": api.port(), "username": "admin", "password": password});
@@ -300,7 +300,7 @@ async fn start_site(opts: &DemoOptions, admin: &Api, n: usize) -> anyhow::Result
                 router = r["id"].as_u64();
                 break;
             }
-            (503, _) => tokio::time::sleep(Duration::from_millis(100)).await,
+            (409, _) => tokio::time::sleep(Duration::from_millis(100)).await,
             (status, r) => bail!("adding the router answered {status}: {r}"),
         }
     }

@@ -166,7 +166,8 @@ impl Fleet {
         f.router_id = loop {
             match admin.call("POST", "/api/routers", Some(&body)).await? {
                 (200 | 201, r) => break r["id"].as_u64().context("router id")?,
-                (503, _) if Instant::now() < deadline => {
+                // 409 while the agent is not connected yet.
+                (409, _) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await
                 }
                 (status, r) => bail!(

@@ -49,6 +49,26 @@ impl Unanswered {
         }
     }
 
+    /// The error when settings a client gave were being tried: whatever kept them from
+    /// working is the settings' fault (422, with the router's reason), an offline site a state
+    /// to wait out (409). Nothing was changed either way.
+    pub fn into_settings_error(self, site: &SiteId) -> ApiError {
+        match self {
+            Unanswered::Offline => ApiError::conflict(format!(
+                "site {site}'s agent is not connected, so the router settings cannot be \
+                 tried; nothing was changed: try again when the agent is connected"
+            )),
+            Unanswered::Other(e) if e.code() == ErrorCode::RouterError => {
+                e.recoded(ErrorCode::ValidationFailed)
+            }
+            Unanswered::Other(e) => e,
+            why @ (Unanswered::Slow(_) | Unanswered::Refused(_)) => ApiError::validation(format!(
+                "the router settings did not work: {}",
+                why.reason()
+            )),
+        }
+    }
+
     /// The error when there is no known state to answer with.
     pub fn into_error(self, r: &RouterRecord) -> ApiError {
         let site = serde_json::json!({ "site_id": r.site.as_str(), "router_id": r.id.0 });

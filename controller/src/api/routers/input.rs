@@ -8,17 +8,18 @@ use hotspot_pki::SiteId;
 use hotspot_shared::domain::RouterTls;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::ObjectBuilder;
 
 use super::view::RouterView;
+use crate::api::bounds;
 use crate::api::error::{ApiError, ApiResult};
 use crate::store::{NewRouter, RouterRecord, RouterUpdate};
 
-/// Longest name, location, host or username.
-const MAX_TEXT: usize = 128;
-/// Longest router password we pass on.
-const MAX_PASSWORD: usize = 256;
-/// Largest CA certificate PEM accepted.
+/// Largest CA certificate PEM accepted (characters).
 const MAX_CA_PEM: usize = 16 * 1024;
+/// A certificate's SHA-256: 64 hex digits, or 32 colon-separated pairs.
+const FINGERPRINT_PATTERN: &str = "^(?:[0-9A-Fa-f]{64}|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){31})$";
+const PEM_MARK: &str = "-----BEGIN CERTIFICATE-----";
 
 /// Routers, one page.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,22 +33,31 @@ pub struct RouterList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRouter {
+    #[schema(schema_with = bounds::long_text)]
     pub name: String,
+    #[schema(schema_with = bounds::site_id)]
     pub site_id: String,
     #[serde(default)]
+    #[schema(schema_with = bounds::optional_text)]
     pub location: String,
     /// Address of the router as the site's agent reaches it.
+    #[schema(schema_with = bounds::host_text)]
     pub host: String,
     /// RouterOS API port: 8728, or 8729 for API-SSL (the default follows `tls`).
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<u16>,
+    #[schema(schema_with = bounds::long_text)]
     pub username: String,
+    #[schema(schema_with = bounds::router_password)]
     pub password: String,
     /// Use API-SSL.
     #[serde(default)]
     pub tls: bool,
-    /// SHA-256 of the router's certificate, 64 hex digits (colons allowed).
+    /// SHA-256 of the router's certificate: 64 hex digits, or 32 colon-separated pairs.
+    #[schema(schema_with = fingerprint_schema)]
     pub tls_fingerprint: Option<String>,
     /// Or: the CA that signed the router's certificate, PEM.
+    #[schema(schema_with = ca_pem_schema)]
     pub tls_ca_pem: Option<String>,
 }
 
@@ -55,16 +65,36 @@ pub struct CreateRouter {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRouter {
+    #[schema(schema_with = bounds::long_text_or_null)]
     pub name: Option<String>,
+    #[schema(schema_with = bounds::site_id_or_null)]
     pub site_id: Option<String>,
+    #[schema(schema_with = bounds::optional_text_or_null)]
     pub location: Option<String>,
+    #[schema(schema_with = bounds::host_or_null)]
     pub host: Option<String>,
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<u16>,
+    #[schema(schema_with = bounds::long_text_or_null)]
     pub username: Option<String>,
+    #[schema(schema_with = bounds::router_password_or_null)]
     pub password: Option<String>,
     pub tls: Option<bool>,
+    #[schema(schema_with = fingerprint_schema)]
     pub tls_fingerprint: Option<String>,
+    #[schema(schema_with = ca_pem_schema)]
     pub tls_ca_pem: Option<String>,
+}
+
+fn fingerprint_schema() -> ObjectBuilder {
+    bounds::string(true).pattern(Some(FINGERPRINT_PATTERN))
+}
+
+/// A PEM with a certificate in it, as the schema sees it (the pattern finds, not matches).
+fn ca_pem_schema() -> ObjectBuilder {
+    bounds::string(true)
+        .max_length(Some(MAX_CA_PEM))
+        .pattern(Some(PEM_MARK))
 }
 
 macro_rules! redacted_debug {
@@ -83,39 +113,7 @@ redacted_debug!(CreateRouter, name, site_id, host, port, username, tls);
 redacted_debug!(UpdateRouter, name, site_id, host, port, username, tls);
 
 fn text(field: &str, value: &str, allow_empty: bool) -> ApiResult<String> {
-    let v = value.trim();
-    let bad = (!allow_empty && v.is_empty())
-        || v.chars().count() > MAX_TEXT
-        || v.chars().any(char::is_control);
-    if bad {
-        let range = if allow_empty { "0" } else { "1" };
-        return Err(ApiError::invalid_field(
-            field,
-            format!("{field} must be {range} to {MAX_TEXT} printable characters"),
-        ));
-    }
-    Ok(v.to_owned())
-}
-
-fn host(value: &str) -> ApiResult<String> {
-    let h = text("host", value, false)?;
-    if h.contains(char::is_whitespace) || h.contains('/') {
-        return Err(ApiError::invalid_field(
-            "host",
-            "host must be an IP address or a DNS name, without a scheme or path",
-        ));
-    }
-    Ok(h)
-}
-
-fn password(value: &str) -> ApiResult<String> {
-    if value.is_empty() || value.len() > MAX_PASSWORD {
-        return Err(ApiError::invalid_field(
-            "password",
-            format!("password must be 1 to {MAX_PASSWORD} bytes"),
-        ));
-    }
-    Ok(value.to_owned())
+    bounds::text(field, value, bounds::MAX_TEXT, allow_empty)
 }
 
 fn port(value: u16) -> ApiResult<u16> {
@@ -142,10 +140,16 @@ pub fn tls_of(
             "give tls_fingerprint or tls_ca_pem, not both",
         )),
         (true, Some(f), None) => {
-            let digits: String = f
-                .chars()
-                .filter(|c| *c != ':' && !c.is_whitespace())
-                .collect();
+            // 64 digits, or 32 pairs with a colon between each (FINGERPRINT_PATTERN).
+            let pairs = f.len() == 95
+                && f.bytes()
+                    .enumerate()
+                    .all(|(i, b)| (i % 3 == 2) == (b == b':'));
+            let digits: String = if pairs {
+                f.chars().filter(|c| *c != ':').collect()
+            } else {
+                f.to_owned()
+            };
             let mut pin = [0u8; 32];
             hex::decode_to_slice(&digits, &mut pin).map_err(|_| {
                 ApiError::invalid_field(
@@ -156,7 +160,7 @@ pub fn tls_of(
             Ok(Some(RouterTls::Pin(pin)))
         }
         (true, None, Some(pem)) => {
-            if pem.len() > MAX_CA_PEM || !pem.contains("-----BEGIN CERTIFICATE-----") {
+            if pem.chars().count() > MAX_CA_PEM || !pem.contains(PEM_MARK) {
                 return Err(ApiError::invalid_field(
                     "tls_ca_pem",
                     "tls_ca_pem must be a PEM certificate",
@@ -175,7 +179,6 @@ impl CreateRouter {
     pub fn into_new(self) -> ApiResult<NewRouter> {
         let site: SiteId = self
             .site_id
-            .trim()
             .parse()
             .map_err(|e: hotspot_pki::SiteIdError| {
                 ApiError::invalid_field("site_id", e.to_string())
@@ -190,10 +193,10 @@ impl CreateRouter {
             site,
             name: text("name", &self.name, false)?,
             location: text("location", &self.location, true)?,
-            host: host(&self.host)?,
+            host: bounds::host(&self.host)?,
             port: port(self.port.unwrap_or(default_port))?,
             username: text("username", &self.username, false)?,
-            password: password(&self.password)?,
+            password: bounds::router_password_of(&self.password)?,
             tls,
         })
     }
@@ -203,7 +206,7 @@ impl UpdateRouter {
     /// The change to `r` (absent fields keep their stored values).
     pub fn into_update(self, r: &RouterRecord) -> ApiResult<RouterUpdate> {
         if let Some(site) = &self.site_id
-            && site.trim() != r.site.as_str()
+            && site != r.site.as_str()
         {
             return Err(ApiError::invalid_field(
                 "site_id",
@@ -239,14 +242,18 @@ impl UpdateRouter {
                 .as_deref()
                 .map(|v| text("location", v, true))
                 .transpose()?,
-            host: self.host.as_deref().map(host).transpose()?,
+            host: self.host.as_deref().map(bounds::host).transpose()?,
             port: self.port.map(port).transpose()?,
             username: self
                 .username
                 .as_deref()
                 .map(|v| text("username", v, false))
                 .transpose()?,
-            password: self.password.as_deref().map(password).transpose()?,
+            password: self
+                .password
+                .as_deref()
+                .map(bounds::router_password_of)
+                .transpose()?,
             tls,
         })
     }

@@ -8,7 +8,7 @@
 //! everything else (no news yet, news too old, settings waiting to be handed over).
 
 use hotspot_shared::domain::{ActiveSession, HealthSample, RouterFailure, RouterInfo, RouterTls};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::extract::fmt_time;
@@ -16,7 +16,7 @@ use crate::fleet::presence::credentials_pending;
 use crate::store::RouterRecord;
 
 /// A router's health as the API lists it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RouterStatus {
     Online,

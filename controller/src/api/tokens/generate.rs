@@ -49,16 +49,23 @@ const MAX_DRAWS_PER_CODE: usize = 1000;
 /// How often the ledger is polled for the agent's confirmations.
 const POLL_EVERY: Duration = Duration::from_millis(50);
 
+// The schema's bound on `prefix` (attributes take literals only).
+const _: () = assert!(hotspot_shared::voucher::MAX_PREFIX == 12);
+
 /// Vouchers to make.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateRequest {
+    #[schema(example = 1)]
     pub router_id: u64,
+    #[schema(example = 1)]
     pub package_id: u64,
     /// 1 to 10000 (the configured `vouchers.max_batch`); default 1.
     #[schema(minimum = 1, maximum = 10000, example = 1)]
     pub count: Option<u32>,
-    /// Up to 12 of `A-Z`, `0-9`, `-`; may not start with a site's offline code prefix.
+    /// Up to 12 of `A-Z`, `0-9`, `-`. One that starts with a site's offline code prefix is
+    /// taken (409): those codes belong to the agents.
+    #[schema(max_length = 12, pattern = "^[A-Z0-9-]*$")]
     pub prefix: Option<String>,
     /// Random characters after the prefix, 6 to 20 (default `vouchers.default_length`).
     #[schema(minimum = 6, maximum = 20, example = 8)]
@@ -120,8 +127,8 @@ struct Plan {
         (status = 401, body = ErrorBody),
         (status = 403, description = "Not assigned to this router", body = ErrorBody),
         (status = 404, description = "No such router or package", body = ErrorBody),
-        (status = 409, description = "Site revoked", body = ErrorBody),
-        (status = 422, description = "Bad count, prefix, length or package", body = ErrorBody),
+        (status = 409, description = "The package is archived, the site revoked, or the prefix is a site's offline prefix", body = ErrorBody),
+        (status = 422, description = "Bad count, prefix or length", body = ErrorBody),
         (status = 503, description = "The site's queue is full; nothing was issued",
             body = ErrorBody),
     ))]
@@ -180,11 +187,7 @@ fn plan(state: &AppState, caller: &Principal, req: GenerateRequest) -> ApiResult
             format!("count must be 1 to {max}"),
         ));
     }
-    let prefix = req
-        .prefix
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
+    let prefix = req.prefix.as_deref().filter(|p| !p.is_empty());
     let length = req.length.unwrap_or(state.config.vouchers.default_length);
     let spec = CodeSpec::new(prefix, Some(length)).map_err(|e| match e {
         CodeError::Length(_) => ApiError::invalid_field("length", e.to_string()),
@@ -207,8 +210,7 @@ fn plan(state: &AppState, caller: &Principal, req: GenerateRequest) -> ApiResult
         .map_err(store_err)?
         .ok_or_else(|| ApiError::not_found(format!("package {}", req.package_id)))?;
     if package.archived {
-        return Err(ApiError::invalid_field(
-            "package_id",
+        return Err(ApiError::conflict(
             "this package is archived and no longer sold",
         ));
     }
@@ -223,10 +225,10 @@ fn plan(state: &AppState, caller: &Principal, req: GenerateRequest) -> ApiResult
     if let Some(p) = prefix
         && let Some(r) = reserved.iter().find(|r| p.starts_with(r.as_str()))
     {
-        return Err(ApiError::invalid_field(
-            "prefix",
-            format!("codes starting with {r} are reserved for a site's offline vouchers"),
-        ));
+        return Err(ApiError::conflict(format!(
+            "codes starting with {r} are reserved for a site's offline vouchers"
+        ))
+        .with_details(serde_json::json!({ "field": "prefix" })));
     }
     let separate = req.password.unwrap_or_default() == PasswordMode::Separate;
     let password_spec = CodeSpec::new(None, Some(length)).map_err(ApiError::internal)?;

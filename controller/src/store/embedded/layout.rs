@@ -98,16 +98,6 @@ impl T {
     }
 }
 
-/// Cursor tags: which index a cursor walks.
-pub mod tag {
-    pub const BY_ROUTER: u8 = 1;
-    pub const BY_STAFF: u8 = 2;
-    pub const BY_SITE: u8 = 3;
-    pub const BY_DAY: u8 = 4;
-    pub const AUDIT: u8 = 5;
-    pub const REPORTS: u8 = 6;
-}
-
 pub fn id_key(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }

@@ -9,7 +9,7 @@ use hotspot_shared::domain::{Package, PackageId};
 use time::OffsetDateTime;
 
 use super::EmbeddedStore;
-use super::layout::{T, id_key, tag};
+use super::layout::{T, id_key};
 use crate::store::codec::{day_of_date, decode, time_key};
 use crate::store::error::StoreError;
 use crate::store::query::{AuditFilter, Page, PageRequest};
@@ -82,7 +82,6 @@ impl EmbeddedStore {
         EmbeddedStore::page(
             &self.snapshot()?,
             T::Audit,
-            tag::AUDIT,
             lo,
             hi,
             page.after.as_ref(),
@@ -111,7 +110,6 @@ impl EmbeddedStore {
         EmbeddedStore::page(
             &self.snapshot()?,
             T::Reports,
-            tag::REPORTS,
             Vec::new(),
             None,
             after,

@@ -144,13 +144,11 @@ impl EmbeddedStore {
     }
 
     /// Newest-first page of the keys of `t` in `[lo, hi)` (`hi: None`: no bound) in
-    /// `snapshot`, resuming after a cursor tagged `tag`; `keep` maps a key and value to an item
-    /// or skips it.
-    #[allow(clippy::too_many_arguments)]
+    /// `snapshot`, resuming before a cursor's key (one above the range starts at its top, one
+    /// below it gives an empty page); `keep` maps a key and value to an item or skips it.
     fn page<I>(
         snapshot: &ReadTx,
         t: T,
-        tag: u8,
         lo: Vec<u8>,
         hi: Option<Vec<u8>>,
         after: Option<&Cursor>,
@@ -159,11 +157,11 @@ impl EmbeddedStore {
     ) -> Result<Page<I>, StoreError> {
         let hi = match after {
             Some(c) => {
-                let key = c.key_for(tag)?;
-                if key < lo || hi.as_ref().is_some_and(|hi| &key >= hi) {
-                    return Err(StoreError::BadCursor);
+                let key = c.key()?;
+                match hi {
+                    Some(hi) if key >= hi => Some(hi),
+                    _ => Some(key),
                 }
-                Some(key)
             }
             None => hi,
         };
@@ -184,7 +182,7 @@ impl EmbeddedStore {
             true,
             |k, v| {
                 if let Some(last) = stopped.take() {
-                    page.next = Some(Cursor::new(tag, &last));
+                    page.next = Some(Cursor::new(&last));
                     return Ok(Flow::Stop);
                 }
                 scanned += 1;

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use hotspot_shared::domain::{RouterId, VoucherState};
 use hotspot_storage::{ALL, Flow, ReadTx};
 
-use super::layout::{self, T, code_of, id_key, site_prefix, tag};
+use super::layout::{self, T, code_of, id_key, site_prefix};
 use super::{EmbeddedStore, get, scan_prefix};
 use crate::store::codec::{day_of, decode, time_key, u64_of};
 use crate::store::error::StoreError;
@@ -33,14 +33,14 @@ impl EmbeddedStore {
         page: &PageRequest,
     ) -> Result<Page<VoucherRecord>, StoreError> {
         let limit = page.checked_limit()?;
-        let (t, tag, prefix) = if let Some(router) = f.router {
-            (T::ByRouter, tag::BY_ROUTER, id_key(router.0).to_vec())
+        let (t, prefix) = if let Some(router) = f.router {
+            (T::ByRouter, id_key(router.0).to_vec())
         } else if let Some(staff) = f.staff {
-            (T::ByStaff, tag::BY_STAFF, id_key(staff.0).to_vec())
+            (T::ByStaff, id_key(staff.0).to_vec())
         } else if let Some(site) = &f.site {
-            (T::BySite, tag::BY_SITE, site_prefix(site))
+            (T::BySite, site_prefix(site))
         } else {
-            (T::ByDay, tag::BY_DAY, Vec::new())
+            (T::ByDay, Vec::new())
         };
         // By day, the key starts with the day, then the time; elsewhere with the time.
         let bound = |t_: i64| {
@@ -60,7 +60,7 @@ impl EmbeddedStore {
         let index = self.snapshot()?;
         let records = self.snapshot()?;
         let after = page.after.as_ref();
-        EmbeddedStore::page(&index, t, tag, lo, hi, after, limit, |k, _| {
+        EmbeddedStore::page(&index, t, lo, hi, after, limit, |k, _| {
             let code = code_of(k, skip).ok_or_else(|| corrupt_index(t, k))?;
             // Withdrawn since the index snapshot: skipped.
             let Some(v) = get::<VoucherRecord>(&records, T::Vouchers, code.as_bytes())? else {

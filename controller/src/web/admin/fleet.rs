@@ -309,13 +309,14 @@ async fn add_router(
         Err(e) => Err((e, false)),
         Ok(port) => {
             let tls = port == Some(8729) || !fingerprint.is_empty();
+            // People's trailing spaces are trimmed here; the API refuses them.
             let req = CreateRouter {
-                name: form.name.clone(),
-                site_id: form.site_id.clone(),
-                location: form.location.clone(),
-                host: form.host.clone(),
+                name: form.name.trim().to_owned(),
+                site_id: form.site_id.trim().to_owned(),
+                location: form.location.trim().to_owned(),
+                host: form.host.trim().to_owned(),
                 port,
-                username: form.username.clone(),
+                username: form.username.trim().to_owned(),
                 password: form.password.clone(),
                 tls,
                 tls_fingerprint: (!fingerprint.is_empty()).then(|| fingerprint.to_owned()),

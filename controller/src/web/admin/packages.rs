@@ -133,7 +133,7 @@ impl PackageForm {
         };
         let profile = self.profile.trim();
         Ok(PackageRequest {
-            name: self.name.clone(),
+            name: self.name.trim().to_owned(),
             price_minor: parse_price(&self.price, &currency)?,
             currency: currency.as_str().to_owned(),
             time_limit: text(&self.time_limit),

@@ -169,8 +169,8 @@ async fn create(
         Err(e) => return page(&state, &admin, form, e, None),
     };
     let req = CreateSite {
-        id: form.id.clone(),
-        name: form.name.clone(),
+        id: form.id.trim().to_owned(),
+        name: form.name.trim().to_owned(),
     };
     if form.name.trim().is_empty() {
         let e = FormError::new("name", "Give the site a name people recognise");

@@ -194,7 +194,7 @@ async fn create(
         typed.to_owned()
     };
     let req = CreateStaff {
-        username: field(&form, "username").to_owned(),
+        username: field(&form, "username").trim().to_owned(),
         password: password.clone(),
         role: role_of(&form),
         routers: ticked(&form),
