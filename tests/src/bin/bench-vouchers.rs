@@ -132,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
         customers_per_minute: 0.0,
         agents_dial: Some(proxy.local_addr()),
         site_pages: None,
+        fresh: true,
     })
     .await?;
     let site = &demo.sites[0];

@@ -26,16 +26,20 @@ struct Args {
     /// UDP address of the controller's fleet endpoint (QUIC).
     #[arg(long, default_value = "127.0.0.1:4433")]
     fleet: SocketAddr,
-    /// Where the controller and agents keep their data (wiped at start if it is an old demo's).
+    /// Where the controller, agents and simulated routers keep their data. A demo found there
+    /// is resumed with everything it had; see --fresh.
     #[arg(long, default_value = "target/hotspot-demo")]
     data_dir: PathBuf,
-    /// The super admin's password (random and printed when absent).
+    /// Start over: wipe the demo in --data-dir and set up a new one.
+    #[arg(long)]
+    fresh: bool,
+    /// The super admin's password of a new demo (random and printed when absent).
     #[arg(long)]
     admin_password: Option<String>,
-    /// Number of sites.
+    /// Number of sites of a new demo.
     #[arg(long, default_value_t = 3)]
     sites: usize,
-    /// Vouchers generated per router at start.
+    /// Vouchers generated per router when a new demo is set up.
     #[arg(long, default_value_t = 10)]
     vouchers: u32,
     /// Each agent's local staff page (plain HTTP): the first site's here, the next sites on the
@@ -76,12 +80,24 @@ async fn main() -> anyhow::Result<()> {
         customers_per_minute: 6.0,
         agents_dial: None,
         site_pages,
+        fresh: args.fresh,
     })
     .await
     .context("starting the demo (are the ports free? choose others with --http / --fleet)")?;
 
     let url = format!("http://{}", demo.http);
-    println!("\nhotspot-fleet demo is running");
+    if demo.resumed {
+        println!(
+            "\nhotspot-fleet demo is running, resumed with the data it had in {} (--fresh starts over)",
+            args.data_dir.display()
+        );
+    } else {
+        println!("\nhotspot-fleet demo is running");
+    }
+    println!(
+        "  passwords   kept in {} (mode 0600)",
+        args.data_dir.join("demo.json").display()
+    );
     println!("  controller  {url}   (fleet endpoint udp {})", demo.fleet);
     println!("  super admin admin / {}", demo.admin_password);
     println!("  staff       staff / {}", demo.staff_password);

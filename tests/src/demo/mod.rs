@@ -21,6 +21,7 @@ use hotspot_controller::auth::password::PasswordHasher;
 use hotspot_controller::config::{Config, default_toml};
 use hotspot_controller::store::{EmbeddedStore, NewStaff, Role, Stamp, Store};
 use rand::RngExt as _;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -30,6 +31,8 @@ use http::Api;
 
 /// Marks a data directory as the demo's own, so a re-run may wipe it.
 const MARKER: &str = ".hotspot-demo";
+/// What a resumed demo needs to know of its first start; written once setup is done.
+const LAYOUT: &str = "demo.json";
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -48,6 +51,27 @@ pub struct DemoOptions {
     /// Each agent's local staff page over plain HTTP: the first site's on this address, the
     /// next ones on the following ports. `None`: no site pages.
     pub site_pages: Option<SocketAddr>,
+    /// Start over even if `data_dir` holds a demo that could be resumed.
+    pub fresh: bool,
+}
+
+/// A demo's passwords and ids, kept in its data dir to resume it (`demo.json`, 0600).
+#[derive(Debug, Serialize, Deserialize)]
+struct Layout {
+    admin_password: String,
+    staff_password: String,
+    packages: Vec<(u64, String)>,
+    sites: Vec<SiteLayout>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SiteLayout {
+    n: usize,
+    id: String,
+    router_id: u64,
+    router_password: String,
+    /// The simulated router's API address: the ledger keeps it as the router's host and port.
+    router_api: SocketAddr,
 }
 
 /// One site of the demo.
@@ -68,6 +92,8 @@ pub struct Demo {
     pub staff_password: String,
     pub sites: Vec<DemoSite>,
     pub packages: Vec<(u64, String)>,
+    /// This start resumed an earlier one's data.
+    pub resumed: bool,
     stop: oneshot::Sender<()>,
     controller: JoinHandle<anyhow::Result<()>>,
 }
@@ -145,8 +171,49 @@ async fn wait_healthy(
     bail!("the controller did not become healthy within 60 s")
 }
 
+/// The controller of `config`, started; waits until it is healthy.
+async fn start_controller(
+    opts: &DemoOptions,
+    config: Config,
+) -> anyhow::Result<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let mut controller = tokio::spawn(hotspot_controller::cli::serve::serve_until(config, async {
+        let _ = stopped.await;
+    }));
+    wait_healthy(&Api::new(opts.http), &mut controller).await?;
+    Ok((stop, controller))
+}
+
+/// The demo's layout in `dir`, when it holds one to resume.
+fn saved_layout(dir: &Path) -> anyhow::Result<Option<Layout>> {
+    let path = dir.join(LAYOUT);
+    if !dir.join(MARKER).exists() || !path.exists() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let layout = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a demo layout: start over with --fresh",
+            path.display()
+        )
+    })?;
+    Ok(Some(layout))
+}
+
 impl Demo {
+    /// Resumes the demo in `opts.data_dir` if it holds one (and `fresh` is not set), else
+    /// starts a new one there.
     pub async fn start(opts: DemoOptions) -> anyhow::Result<Demo> {
+        if !opts.fresh
+            && let Some(layout) = saved_layout(&opts.data_dir)?
+        {
+            return Demo::resume(opts, layout).await;
+        }
+        Demo::start_fresh(opts).await
+    }
+
+    async fn start_fresh(opts: DemoOptions) -> anyhow::Result<Demo> {
         prepare_dir(&opts.data_dir)?;
         let config = controller_config(&opts)?;
         std::fs::create_dir_all(&config.data_dir)?;
@@ -155,23 +222,19 @@ impl Demo {
             .await
             .context("creating the super admin")?;
 
-        let (stop, stopped) = oneshot::channel::<()>();
-        let mut controller =
-            tokio::spawn(hotspot_controller::cli::serve::serve_until(config, async {
-                let _ = stopped.await;
-            }));
+        let (stop, controller) = start_controller(&opts, config).await?;
         let anonymous = Api::new(opts.http);
-        wait_healthy(&anonymous, &mut controller).await?;
         let admin = anonymous.login("admin", &admin_password).await?;
 
         let packages = create_packages(&admin).await?;
         let mut sites = Vec::new();
+        let mut layouts = Vec::new();
         for n in 1..=opts.sites {
-            sites.push(
-                start_site(&opts, &admin, n)
-                    .await
-                    .with_context(|| format!("site {n}"))?,
-            );
+            let (site, layout) = start_site(&opts, &admin, n)
+                .await
+                .with_context(|| format!("site {n}"))?;
+            sites.push(site);
+            layouts.push(layout);
         }
         let staff_password = random_password();
         let routers: Vec<u64> = sites.iter().map(|s| s.router_id).collect();
@@ -186,13 +249,62 @@ impl Demo {
                     .await?;
             }
         }
+        let layout = Layout {
+            admin_password,
+            staff_password,
+            packages,
+            sites: layouts,
+        };
+        // Durable (fsync, rename, fsync) before anyone is told the demo runs: a demo killed
+        // before this point had answered nobody, and starts over.
+        hotspot_pki::files::replace(
+            &opts.data_dir.join(LAYOUT),
+            &serde_json::to_vec_pretty(&layout)?,
+            0o600,
+        )?;
+        hotspot_pki::files::sync_dir(&opts.data_dir)?;
         Ok(Demo {
             http: opts.http,
             fleet: opts.fleet,
-            admin_password,
-            staff_password,
+            admin_password: layout.admin_password,
+            staff_password: layout.staff_password,
             sites,
-            packages,
+            packages: layout.packages,
+            resumed: false,
+            stop,
+            controller,
+        })
+    }
+
+    /// Starts what `layout` describes on the data it left: nothing is created again.
+    async fn resume(opts: DemoOptions, layout: Layout) -> anyhow::Result<Demo> {
+        if let Some(given) = &opts.admin_password
+            && *given != layout.admin_password
+        {
+            bail!(
+                "the demo in {} has its own admin password (kept in its {LAYOUT}); drop \
+                 --admin-password, or start over with --fresh",
+                opts.data_dir.display()
+            );
+        }
+        let config = controller_config(&opts)?;
+        let (stop, controller) = start_controller(&opts, config).await?;
+        let mut sites = Vec::new();
+        for site in &layout.sites {
+            sites.push(
+                resume_site(&opts, site)
+                    .await
+                    .with_context(|| format!("resuming {}", site.id))?,
+            );
+        }
+        Ok(Demo {
+            http: opts.http,
+            fleet: opts.fleet,
+            admin_password: layout.admin_password,
+            staff_password: layout.staff_password,
+            sites,
+            packages: layout.packages,
+            resumed: true,
             stop,
             controller,
         })
@@ -234,21 +346,52 @@ async fn create_packages(admin: &Api) -> anyhow::Result<Vec<(u64, String)>> {
     Ok(out)
 }
 
-async fn start_site(opts: &DemoOptions, admin: &Api, n: usize) -> anyhow::Result<DemoSite> {
-    let id = format!("site-{n}");
-    let password = random_password();
+fn sim_config(opts: &DemoOptions, n: usize, password: &str, listen: SocketAddr) -> SimConfig {
     let customers = (opts.customers_per_minute > 0.0).then_some(CustomerConfig {
         logins_per_minute: opts.customers_per_minute,
         time_scale: 60.0,
         bytes_per_second: 40_000,
     });
-    let sim = sim::start(SimConfig {
-        password: password.clone(),
+    SimConfig {
+        listen,
+        password: password.to_owned(),
         identity: format!("cafe-{n}"),
         customers,
+        // The router keeps its users across demo restarts, as a real one does.
+        state_file: Some(opts.data_dir.join(format!("router-{n}.json"))),
         ..SimConfig::local()
-    })
-    .await?;
+    }
+}
+
+/// Site `n`'s agent on its (enrolled) data dir, with its local page when the demo serves them.
+async fn start_agent(
+    opts: &DemoOptions,
+    n: usize,
+) -> anyhow::Result<(AgentHandle, Option<SocketAddr>)> {
+    let data_dir = opts.data_dir.join(format!("agent-{n}"));
+    let dial = opts.agents_dial.unwrap_or(opts.fleet);
+    let mut settings = hotspot_agent::config::Settings::new(&data_dir, dial, "localhost");
+    let page = opts.site_pages.map(|first| {
+        let port = first
+            .port()
+            .saturating_add(u16::try_from(n).unwrap_or(0).saturating_sub(1));
+        SocketAddr::new(first.ip(), port)
+    });
+    settings.local = page.map(|listen| hotspot_agent::config::LocalSettings { listen, tls: false });
+    let agent = AgentHandle::start(settings)
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the agent: {e}"))?;
+    Ok((agent, page))
+}
+
+async fn start_site(
+    opts: &DemoOptions,
+    admin: &Api,
+    n: usize,
+) -> anyhow::Result<(DemoSite, SiteLayout)> {
+    let id = format!("site-{n}");
+    let password = random_password();
+    let sim = sim::start(sim_config(opts, n, &password, SimConfig::local().listen)).await?;
     admin
         .expect_ok(
             "POST",
@@ -267,28 +410,16 @@ async fn start_site(opts: &DemoOptions, admin: &Api, n: usize) -> anyhow::Result
         .as_str()
         .context("enrollment answer without a token")?
         .to_owned();
-    let data_dir = opts.data_dir.join(format!("agent-{n}"));
-    let dial = opts.agents_dial.unwrap_or(opts.fleet);
     enroll(&EnrollOptions {
-        controller: dial.to_string(),
+        controller: opts.agents_dial.unwrap_or(opts.fleet).to_string(),
         token,
-        data_dir: data_dir.clone(),
+        data_dir: opts.data_dir.join(format!("agent-{n}")),
         server_name: Some("localhost".into()),
         deadline: Duration::from_secs(15),
     })
     .await
     .map_err(|e| anyhow::anyhow!("enrolling the agent: {e}"))?;
-    let mut settings = hotspot_agent::config::Settings::new(&data_dir, dial, "localhost");
-    let page = opts.site_pages.map(|first| {
-        let port = first
-            .port()
-            .saturating_add(u16::try_from(n).unwrap_or(0).saturating_sub(1));
-        SocketAddr::new(first.ip(), port)
-    });
-    settings.local = page.map(|listen| hotspot_agent::config::LocalSettings { listen, tls: false });
-    let agent = AgentHandle::start(settings)
-        .await
-        .map_err(|e| anyhow::anyhow!("starting the agent: {e}"))?;
+    let (agent, page) = start_agent(opts, n).await?;
     let api = sim.api_addr();
     let mut router = None;
     // The agent needs a moment to connect after enrolling; the API answers 409 until then.
@@ -305,9 +436,37 @@ async fn start_site(opts: &DemoOptions, admin: &Api, n: usize) -> anyhow::Result
         }
     }
     let router_id = router.context("the site's agent did not come online within 10 s")?;
-    Ok(DemoSite {
+    let layout = SiteLayout {
+        n,
+        id: id.clone(),
+        router_id,
+        router_password: password,
+        router_api: api,
+    };
+    let site = DemoSite {
         id,
         router_id,
+        sim,
+        agent,
+        page,
+    };
+    Ok((site, layout))
+}
+
+/// A site of a resumed demo: its router on the address the ledger has for it, with the users
+/// it kept; its agent on the enrollment and queues it kept.
+async fn resume_site(opts: &DemoOptions, site: &SiteLayout) -> anyhow::Result<DemoSite> {
+    let config = sim_config(opts, site.n, &site.router_password, site.router_api);
+    let sim = sim::start(config).await.with_context(|| {
+        format!(
+            "the simulated router's address {} is taken",
+            site.router_api
+        )
+    })?;
+    let (agent, page) = start_agent(opts, site.n).await?;
+    Ok(DemoSite {
+        id: site.id.clone(),
+        router_id: site.router_id,
         sim,
         agent,
         page,

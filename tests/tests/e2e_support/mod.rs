@@ -23,6 +23,7 @@ pub fn options(sites: usize, dir: &Path) -> DemoOptions {
         customers_per_minute: 0.0,
         agents_dial: None,
         site_pages: None,
+        fresh: true,
     }
 }
 
