@@ -55,11 +55,10 @@ fn start(dir: &Path, http: SocketAddr, fleet: SocketAddr, extra: &[&str]) -> Run
         .expect("hotspot-demo starts");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
+    // Drains stdout for the demo's whole life (a closed pipe would fail its next print).
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     let mut printed = String::new();

@@ -39,10 +39,13 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::app::AppState;
 use crate::auth::csrf::{self, CsrfError};
 use crate::auth::roles::{self, RoleKind};
-use crate::auth::token::{SessionError, SessionKind as TokenKind, SessionToken, TokenHash};
+use crate::auth::token::{
+    ApiKeyToken, SessionError, SessionKind as TokenKind, SessionToken, TokenHash,
+};
 use crate::config::ProxyNet;
 use crate::store::{
-    MAX_PAGE, PageRequest, Role, SessionKind, SessionRecord, StaffRecord, Stamp, StoreError,
+    ApiKeyScope, MAX_PAGE, PageRequest, Role, SessionKind, SessionRecord, StaffRecord, Stamp,
+    StoreError,
 };
 
 /// Most sessions whose activity is tracked; past it, entries idle longer than the idle
@@ -57,6 +60,8 @@ pub struct Principal {
     pub session: SessionRecord,
     /// Hash of the presented token: the session's key in the ledger.
     pub token_hash: TokenHash,
+    /// The API key the call came with (then `session` stands for it: bearer, its lifetime).
+    pub api_key: Option<u64>,
 }
 
 impl Deref for Principal {
@@ -96,7 +101,7 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(&parts.method, &parts.headers, state).await
+        authenticate(&parts.method, parts.uri.path(), &parts.headers, state).await
     }
 }
 
@@ -104,7 +109,7 @@ impl FromRequestParts<AppState> for AdminOnly {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let p = authenticate(&parts.method, &parts.headers, state).await?;
+        let p = authenticate(&parts.method, parts.uri.path(), &parts.headers, state).await?;
         p.require_admin("this needs a super admin")?;
         Ok(AdminOnly(p))
     }
@@ -123,12 +128,17 @@ pub fn odt(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// Resolves the caller of a request (see the module comment for the order of checks).
+/// Resolves the caller of a request to `path` (see the module comment for the order of
+/// checks).
 pub async fn authenticate(
     method: &Method,
+    path: &str,
     headers: &HeaderMap,
     state: &AppState,
 ) -> Result<Principal, ApiError> {
+    if let Some(key) = ApiKeyToken::from_authorization(headers)? {
+        return authenticate_key(method, path, &key, state).await;
+    }
     let token = match SessionToken::from_authorization(headers)? {
         Some(t) => t,
         None => state
@@ -197,6 +207,82 @@ pub async fn authenticate(
         staff,
         session,
         token_hash,
+        api_key: None,
+    })
+}
+
+/// Resolves a caller by API key: known, not revoked or expired, its maker still an enabled
+/// super admin, and a read-only key only reading. Each use of a live key is audited with
+/// what it asked (a refused one too), and its last use kept; that write is not waited for,
+/// as nothing is acknowledged by it.
+async fn authenticate_key(
+    method: &Method,
+    path: &str,
+    key: &ApiKeyToken,
+    state: &AppState,
+) -> Result<Principal, ApiError> {
+    let token_hash = key.hash();
+    let now = state.now();
+    let record = state
+        .store
+        .api_key_by_hash(&token_hash.0)
+        .map_err(store_err)?
+        .filter(|k| k.token_hash == token_hash.0)
+        .ok_or(SessionError::Unknown)?;
+    if let Some(at) = record.revoked_at {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            format!("this API key was revoked at {}", fmt_time(at)),
+        ));
+    }
+    if let Some(at) = record.expires_at.filter(|at| now >= *at) {
+        return Err(SessionError::Expired {
+            expired_at: odt(at),
+        }
+        .into());
+    }
+    let staff = match state.store.staff(record.owner).map_err(store_err)? {
+        Some(s) if !s.disabled && s.role == Role::SuperAdmin => s,
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "the API key's maker is no longer an enabled super admin",
+            ));
+        }
+    };
+    let asked: String = format!("{method} {path}").chars().take(200).collect();
+    if let Err(e) = state.store.api_key_used(record.id, now, &asked) {
+        tracing::warn!(key = record.id, "cannot record the API key's use: {e}");
+    }
+    if record.scope == ApiKeyScope::ReadOnly && !csrf::is_safe_method(method) {
+        return Err(ApiError::forbidden("this API key is read-only"));
+    }
+    let policy = match &record.scope {
+        ApiKeyScope::ReadOnly | ApiKeyScope::Admin => roles::Principal {
+            staff_id: staff.id.0,
+            role: RoleKind::SuperAdmin,
+            routers: Vec::new(),
+        },
+        ApiKeyScope::Seller { routers } => roles::Principal {
+            staff_id: staff.id.0,
+            role: RoleKind::Staff,
+            routers: routers.iter().map(|r| r.0).collect(),
+        },
+    };
+    let session = SessionRecord {
+        token_hash: token_hash.0,
+        staff: staff.id,
+        kind: SessionKind::Bearer,
+        csrf_hash: None,
+        created_at: record.created_at,
+        expires_at: record.expires_at.unwrap_or(i64::MAX),
+    };
+    Ok(Principal {
+        policy,
+        staff,
+        session,
+        token_hash,
+        api_key: Some(record.id),
     })
 }
 

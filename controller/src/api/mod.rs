@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bounds;
 pub mod error;
 pub mod extract;
+pub mod keys;
 mod layers;
 pub mod openapi;
 pub mod packages;
@@ -28,6 +29,7 @@ use crate::app::AppState;
 pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
     let (api, mut doc) = openapi::router()
         .merge(auth::routes())
+        .merge(keys::routes())
         .merge(staff::routes())
         .merge(packages::routes())
         .merge(tokens::routes())

@@ -51,6 +51,8 @@ impl SessionKind {
 }
 
 const CSRF_PREFIX: &str = "hfx_";
+/// API keys' prefix (`Authorization: Bearer hfk_…`).
+const API_KEY_PREFIX: &str = "hfk_";
 
 /// Why a presented token or session is not accepted. All map to HTTP 401.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -160,6 +162,52 @@ impl SessionToken {
 impl fmt::Debug for SessionToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SessionToken({:?}, <redacted>)", self.kind)
+    }
+}
+
+/// An API key as its script holds it: shown once when made, then only its hash is kept.
+/// `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeyToken(String);
+
+impl ApiKeyToken {
+    pub fn generate(rng: &mut impl CryptoRng) -> ApiKeyToken {
+        ApiKeyToken(random_text(API_KEY_PREFIX, rng))
+    }
+
+    /// The API key in an `Authorization: Bearer hfk_…` header, if that is what it holds
+    /// (`Ok(None)` for no header or another kind of token).
+    pub fn from_authorization(headers: &HeaderMap) -> Result<Option<ApiKeyToken>, SessionError> {
+        let Some(value) = headers.get(AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let value = value.to_str().map_err(|_| SessionError::Malformed)?;
+        let Some((scheme, token)) = value.trim().split_once(' ') else {
+            return Ok(None);
+        };
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || !token.starts_with(API_KEY_PREFIX) {
+            return Ok(None);
+        }
+        if !well_formed(token, API_KEY_PREFIX) {
+            return Err(SessionError::Malformed);
+        }
+        Ok(Some(ApiKeyToken(token.to_owned())))
+    }
+
+    /// The secret text, to hand to its maker once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(&self.0)
+    }
+}
+
+impl fmt::Debug for ApiKeyToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeyToken(<redacted>)")
     }
 }
 

@@ -42,8 +42,9 @@ pub use query::{
     StateCounts, VoucherFilter,
 };
 pub use records::{
-    Actor, AuditEntry, HealRecord, NewRouter, NewStaff, PackageRecord, Role, RouterObservation,
-    RouterRecord, RouterUpdate, SessionKind, SessionRecord, Site, StaffRecord, StaffUpdate, Stamp,
+    Actor, ApiKeyRecord, ApiKeyScope, AuditEntry, HealRecord, NewApiKey, NewRouter, NewStaff,
+    PackageRecord, Role, RouterObservation, RouterRecord, RouterUpdate, SessionKind, SessionRecord,
+    Site, StaffRecord, StaffUpdate, Stamp,
 };
 pub use report::{DriftKind, DriftLine, Report, ReportBody, Revenue, Tally};
 pub use voucher::{
@@ -194,6 +195,21 @@ pub trait Store: Send + Sync {
     /// Ends every session of a staff member (disabled, password changed).
     fn delete_sessions_of(&self, staff: StaffId) -> Result<Written<usize>, StoreError>;
     fn purge_expired_sessions(&self, now: i64) -> Result<Written<usize>, StoreError>;
+
+    // --- API keys ---
+    /// A new key acting as `by`'s staff member; audited.
+    fn create_api_key(
+        &self,
+        new: NewApiKey,
+        by: &Stamp,
+    ) -> Result<Written<ApiKeyRecord>, StoreError>;
+    fn api_key_by_hash(&self, token_hash: &[u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// Every key, revoked ones included, oldest first.
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Revokes a key (idempotent); audited.
+    fn revoke_api_key(&self, id: u64, by: &Stamp) -> Result<Written<ApiKeyRecord>, StoreError>;
+    /// Records one use of a key: its last use, and an audit entry saying what was asked.
+    fn api_key_used(&self, id: u64, at: i64, what: &str) -> Result<Written<()>, StoreError>;
 
     // --- healing after lost link state ---
     /// Sites whose inventory arrived in full: the replay to them is due.

@@ -233,6 +233,42 @@ pub struct SessionRecord {
     pub expires_at: i64,
 }
 
+/// What an API key may do. It acts as the super admin who made it, narrowed to this.
+/// (Externally tagged: postcard, the ledger's encoding, reads no internally tagged enums.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApiKeyScope {
+    /// Read everything a super admin can read; change nothing.
+    ReadOnly,
+    /// Like a staff member assigned to these routers: sell there, see what it sold.
+    Seller { routers: Vec<RouterId> },
+    /// Everything a super admin may do, but manage API keys.
+    Admin,
+}
+
+/// An API key to make; the token itself is never stored, only its hash.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: String,
+    pub token_hash: [u8; 32],
+    pub scope: ApiKeyScope,
+    pub expires_at: Option<i64>,
+}
+
+/// An API key for scripts and integrations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: u64,
+    pub name: String,
+    pub token_hash: [u8; 32],
+    pub scope: ApiKeyScope,
+    /// The super admin it acts as (and who made it).
+    pub owner: StaffId,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
 /// Who did something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -337,4 +373,5 @@ record!(
     AuditEntry => "audit entry",
     TokenRecord => "enrollment token",
     HealRecord => "heal",
+    ApiKeyRecord => "api key",
 );

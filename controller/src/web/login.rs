@@ -64,7 +64,7 @@ async fn start(
     Query(q): Query<StartQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Ok(p) = authenticate(&Method::GET, &headers, &state).await
+    if let Ok(p) = authenticate(&Method::GET, "/login", &headers, &state).await
         && p.kind() == SessionKind::Cookie
     {
         return redirect(home_of(&p));

@@ -59,7 +59,7 @@ impl FromRequestParts<AppState> for Viewer {
         }
         let path = parts.uri.path().to_owned();
         // Resolved as a read: the form's CSRF token is in the body, checked by `CsrfForm`.
-        let principal = authenticate(&Method::GET, &parts.headers, state)
+        let principal = authenticate(&Method::GET, &path, &parts.headers, state)
             .await
             .map_err(|e| match e.code() {
                 ErrorCode::Unauthorized => WebError::SignIn {

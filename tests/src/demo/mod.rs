@@ -69,7 +69,6 @@ struct SiteLayout {
     n: usize,
     id: String,
     router_id: u64,
-    router_password: String,
     /// The simulated router's API address: the ledger keeps it as the router's host and port.
     router_api: SocketAddr,
 }
@@ -289,10 +288,13 @@ impl Demo {
         }
         let config = controller_config(&opts)?;
         let (stop, controller) = start_controller(&opts, config).await?;
+        let admin = Api::new(opts.http)
+            .login("admin", &layout.admin_password)
+            .await?;
         let mut sites = Vec::new();
         for site in &layout.sites {
             sites.push(
-                resume_site(&opts, site)
+                resume_site(&opts, &admin, site)
                     .await
                     .with_context(|| format!("resuming {}", site.id))?,
             );
@@ -440,7 +442,6 @@ async fn start_site(
         n,
         id: id.clone(),
         router_id,
-        router_password: password,
         router_api: api,
     };
     let site = DemoSite {
@@ -454,9 +455,15 @@ async fn start_site(
 }
 
 /// A site of a resumed demo: its router on the address the ledger has for it, with the users
-/// it kept; its agent on the enrollment and queues it kept.
-async fn resume_site(opts: &DemoOptions, site: &SiteLayout) -> anyhow::Result<DemoSite> {
-    let config = sim_config(opts, site.n, &site.router_password, site.router_api);
+/// it kept and a new password (set through the API: tried by the agent once it is connected,
+/// or handed to it when it connects); its agent on the enrollment and queues it kept.
+async fn resume_site(
+    opts: &DemoOptions,
+    admin: &Api,
+    site: &SiteLayout,
+) -> anyhow::Result<DemoSite> {
+    let password = random_password();
+    let config = sim_config(opts, site.n, &password, site.router_api);
     let sim = sim::start(config).await.with_context(|| {
         format!(
             "the simulated router's address {} is taken",
@@ -464,6 +471,27 @@ async fn resume_site(opts: &DemoOptions, site: &SiteLayout) -> anyhow::Result<De
         )
     })?;
     let (agent, page) = start_agent(opts, site.n).await?;
+    let path = format!("/api/routers/{}", site.router_id);
+    let body = json!({ "password": password });
+    let mut last = None;
+    for _ in 0..100 {
+        match admin.call("PUT", &path, Some(&body)).await? {
+            // 202: stored, handed to the agent when it connects.
+            (200 | 202, _) => {
+                last = None;
+                break;
+            }
+            // Tried while the agent was still reconnecting: tried again shortly.
+            (status @ (409 | 422), r) => {
+                last = Some((status, r));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            (status, r) => bail!("setting the router's new password answered {status}: {r}"),
+        }
+    }
+    if let Some((status, r)) = last {
+        bail!("setting the router's new password answered {status}: {r}");
+    }
     Ok(DemoSite {
         id: site.id.clone(),
         router_id: site.router_id,

@@ -36,6 +36,7 @@ use std::sync::atomic::AtomicI64;
 use hotspot_storage::{Db, Flow, Options, ReadTx};
 
 pub use inbound::{Clock, LedgerInbound};
+pub use people::MAX_ASSIGNED_ROUTERS;
 
 use super::codec::{Record, decode};
 use super::error::StoreError;

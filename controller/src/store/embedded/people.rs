@@ -15,7 +15,8 @@ use super::{EmbeddedStore, get};
 use crate::store::codec::decode;
 use crate::store::error::StoreError;
 use crate::store::records::{
-    NewStaff, RouterRecord, SessionRecord, StaffRecord, StaffUpdate, Stamp,
+    Actor, ApiKeyRecord, ApiKeyScope, NewApiKey, NewStaff, RouterRecord, SessionRecord,
+    StaffRecord, StaffUpdate, Stamp,
 };
 use crate::store::written::Written;
 
@@ -228,5 +229,122 @@ impl EmbeddedStore {
             Ok(())
         })?;
         Ok(out)
+    }
+}
+
+/// `token hash ‖ id`: the key's entry in `ledger/api-keys/by-hash`.
+fn api_key_by_hash(hash: &[u8; 32], id: u64) -> Vec<u8> {
+    let mut k = hash.to_vec();
+    k.extend_from_slice(&id_key(id));
+    k
+}
+
+/// API keys: `ledger/api-keys` by id, `ledger/api-keys/by-hash` from token hash to id.
+impl EmbeddedStore {
+    pub(super) fn create_api_key_impl(
+        &self,
+        new: NewApiKey,
+        by: &Stamp,
+    ) -> Result<Written<ApiKeyRecord>, StoreError> {
+        check_text("key name", &new.name, 64)?;
+        let Actor::Staff(owner) = by.actor else {
+            return Err(StoreError::Invalid(
+                "an API key is made by a staff member".into(),
+            ));
+        };
+        if let ApiKeyScope::Seller { routers } = &new.scope
+            && routers.is_empty()
+        {
+            return Err(StoreError::Invalid(
+                "a seller key needs at least one router".into(),
+            ));
+        }
+        let record = self.run(|tx| {
+            if let ApiKeyScope::Seller { routers } = &new.scope {
+                check_routers(tx, routers)?;
+            }
+            let id = tx.next_id("api-key")?;
+            let record = ApiKeyRecord {
+                id,
+                name: new.name.clone(),
+                token_hash: new.token_hash,
+                scope: new.scope.clone(),
+                owner,
+                created_at: by.at,
+                expires_at: new.expires_at,
+                last_used_at: None,
+                revoked_at: None,
+            };
+            tx.put(T::ApiKeys, &id_key(id), &record)?;
+            tx.mark(T::ApiKeysByHash, &api_key_by_hash(&new.token_hash, id))?;
+            let detail = format!("{:?} {:?}", record.name, record.scope);
+            tx.audit(&by.audit("api-key.create", format!("api-key-{id}"), detail))?;
+            Ok(record)
+        })?;
+        Ok(self.written(record))
+    }
+
+    pub(super) fn api_key_by_hash_impl(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let snapshot = self.snapshot()?;
+        let mut id = None;
+        super::scan_prefix(&snapshot, T::ApiKeysByHash, token_hash, |k, _| {
+            let tail: [u8; 8] = k[32..].try_into().map_err(|_| StoreError::Corrupt {
+                kind: "api key index",
+                detail: format!("key of {} bytes", k.len()),
+            })?;
+            id = Some(u64::from_be_bytes(tail));
+            Ok(())
+        })?;
+        match id {
+            Some(id) => get(&snapshot, T::ApiKeys, &id_key(id)),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn api_keys_impl(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.read_all(T::ApiKeys, &[])
+    }
+
+    pub(super) fn revoke_api_key_impl(
+        &self,
+        id: u64,
+        by: &Stamp,
+    ) -> Result<Written<ApiKeyRecord>, StoreError> {
+        let record = self.run(|tx| {
+            let mut key: ApiKeyRecord =
+                tx.get(T::ApiKeys, &id_key(id))?
+                    .ok_or(StoreError::NotFound {
+                        kind: "api key",
+                        id: id.to_string(),
+                    })?;
+            if key.revoked_at.is_none() {
+                key.revoked_at = Some(by.at);
+                tx.put(T::ApiKeys, &id_key(id), &key)?;
+                tx.audit(&by.audit("api-key.revoke", format!("api-key-{id}"), key.name.clone()))?;
+            }
+            Ok(key)
+        })?;
+        Ok(self.written(record))
+    }
+
+    pub(super) fn api_key_used_impl(
+        &self,
+        id: u64,
+        at: i64,
+        what: &str,
+    ) -> Result<Written<()>, StoreError> {
+        self.run(|tx| {
+            let Some(mut key) = tx.get::<ApiKeyRecord>(T::ApiKeys, &id_key(id))? else {
+                return Ok(());
+            };
+            key.last_used_at = Some(at);
+            tx.put(T::ApiKeys, &id_key(id), &key)?;
+            let by = Stamp::staff(key.owner, at);
+            tx.audit(&by.audit("api-key.use", format!("api-key-{id}"), what))
+        })?;
+        Ok(self.written(()))
     }
 }

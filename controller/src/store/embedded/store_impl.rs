@@ -9,10 +9,10 @@ use time::OffsetDateTime;
 use super::EmbeddedStore;
 use super::layout::{T, id_key};
 use crate::store::{
-    AuditEntry, AuditFilter, ChangeOutcome, CountScope, HealRecord, NewRouter, NewStaff,
-    PackageRecord, Page, PageRequest, Report, RouterObservation, RouterRecord, RouterUpdate,
-    SessionRecord, Site, StaffRecord, StaffUpdate, Stamp, StateCounts, Store, StoreError,
-    VoucherChange, VoucherFilter, VoucherRecord, Written,
+    ApiKeyRecord, AuditEntry, AuditFilter, ChangeOutcome, CountScope, HealRecord, NewApiKey,
+    NewRouter, NewStaff, PackageRecord, Page, PageRequest, Report, RouterObservation, RouterRecord,
+    RouterUpdate, SessionRecord, Site, StaffRecord, StaffUpdate, Stamp, StateCounts, Store,
+    StoreError, VoucherChange, VoucherFilter, VoucherRecord, Written,
 };
 
 /// Sessions removed per transaction when purging.
@@ -275,6 +275,30 @@ impl Store for EmbeddedStore {
             total = total.zip(self.delete_sessions(chunk)?).map(|(a, b)| a + b);
         }
         Ok(total)
+    }
+
+    fn create_api_key(
+        &self,
+        new: NewApiKey,
+        by: &Stamp,
+    ) -> Result<Written<ApiKeyRecord>, StoreError> {
+        self.create_api_key_impl(new, by)
+    }
+
+    fn api_key_by_hash(&self, token_hash: &[u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.api_key_by_hash_impl(token_hash)
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.api_keys_impl()
+    }
+
+    fn revoke_api_key(&self, id: u64, by: &Stamp) -> Result<Written<ApiKeyRecord>, StoreError> {
+        self.revoke_api_key_impl(id, by)
+    }
+
+    fn api_key_used(&self, id: u64, at: i64, what: &str) -> Result<Written<()>, StoreError> {
+        self.api_key_used_impl(id, at, what)
     }
 
     fn heals_due(&self) -> Result<Vec<HealRecord>, StoreError> {
