@@ -6,8 +6,9 @@
 //! the second router with a wrong password (the page says so in words, nothing is added), then
 //! with the right one (the agent's connection test passes, the router's page opens); creates a
 //! package with human units and a staff account with a generated password for the new router;
-//! the new staff member signs in with it and has no admin navigation. Screenshots of each page
-//! go to `target/screenshots/admin-*.png`.
+//! the new staff member signs in with it and has no admin navigation; the admin makes a
+//! read-only API key (shown once), a script reads with it and is refused a write, and the
+//! admin revokes it. Screenshots of each page go to `target/screenshots/admin-*.png`.
 
 mod browser_support;
 mod e2e_support;
@@ -131,6 +132,9 @@ async fn admin_pages_in_a_real_browser() {
     ctx.c.set_window_size(390, 844).await.expect("resize");
     ctx.sign_in("admin", &admin_password).await;
     ctx.wait_for("#fleet").await;
+    api_key(&ctx).await;
+    ctx.c.goto(&ctx.url("/admin")).await.expect("goto");
+    ctx.wait_for("#fleet").await;
     screenshot(&ctx.c, "admin-phone-overview").await;
     ctx.c.set_window_size(1280, 900).await.expect("resize");
     ctx.sign_out().await;
@@ -221,4 +225,46 @@ async fn create_staff(ctx: &Ctx, router: u64) -> String {
     );
     screenshot(&ctx.c, "admin-staff-created").await;
     password
+}
+
+/// Makes a read-only API key on its page, uses it as a script would, and revokes it there.
+async fn api_key(ctx: &Ctx) {
+    ctx.c.set_window_size(1280, 900).await.expect("resize");
+    ctx.c.goto(&ctx.url("/admin/api-keys")).await.expect("goto");
+    fill(ctx, "key-name", "wall screen").await;
+    click(ctx, "#scope-read").await;
+    fill(ctx, "valid_days", "30").await;
+    click(ctx, "#create-key").await;
+    let key = wait_text(ctx, "#new-key", "hfk_").await;
+    screenshot(&ctx.c, "admin-api-key").await;
+    let script = hotspot_tests::demo::http::Api::new(ctx.demo.http).with_token(key.trim());
+    let (status, _) = script
+        .call("GET", "/api/tokens/all", None)
+        .await
+        .expect("read");
+    assert_eq!(status, 200, "the key reads");
+    let body = serde_json::json!({"id": "x1", "name": "X"});
+    let (status, _) = script
+        .call("POST", "/api/sites", Some(&body))
+        .await
+        .expect("write");
+    assert_eq!(status, 403, "a read-only key writes nothing");
+
+    ctx.c.goto(&ctx.url("/admin/api-keys")).await.expect("goto");
+    let row = row_text(ctx, "api-keys", "wall screen").await;
+    assert!(
+        row.contains("read-only") && !row.contains("never"),
+        "used, listed: {row}"
+    );
+    assert!(
+        !ctx.text("main").await.contains(key.trim()),
+        "the key is shown once only"
+    );
+    click(ctx, "#api-keys button[id^='revoke-']").await;
+    wait_text(ctx, "#api-keys", "revoked").await;
+    let (status, _) = script
+        .call("GET", "/api/tokens/all", None)
+        .await
+        .expect("read");
+    assert_eq!(status, 401, "a revoked key is refused at once");
 }

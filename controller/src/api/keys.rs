@@ -163,7 +163,7 @@ async fn list_keys(state: State<AppState>, admin: AdminOnly) -> ApiResult<Json<A
         (status = 422, description = "A bad name or lifetime, or a router that does not exist",
             body = ErrorBody),
     ))]
-async fn create_key(
+pub(crate) async fn create_key(
     state: State<AppState>,
     admin: AdminOnly,
     JsonBody(req): JsonBody<CreateApiKey>,
@@ -229,7 +229,7 @@ async fn create_key(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ))]
-async fn revoke_key(
+pub(crate) async fn revoke_key(
     state: State<AppState>,
     admin: AdminOnly,
     PathParam(id): PathParam<u64>,

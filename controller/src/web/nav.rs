@@ -13,6 +13,7 @@ pub const ADMIN: &[(&str, &str)] = &[
     ("/admin/staff", "Staff"),
     ("/admin/vouchers", "Vouchers"),
     ("/admin/reports", "Reports"),
+    ("/admin/api-keys", "API keys"),
 ];
 
 /// Sections every signed-in person has (admins may sell too).

@@ -27,6 +27,14 @@ impl Api {
         }
     }
 
+    /// This client sending `token` (a session's or an API key) as its bearer token.
+    pub fn with_token(&self, token: &str) -> Api {
+        Api {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
     /// Signs in with `POST /api/auth/login`; the returned client sends the bearer token.
     pub async fn login(&self, username: &str, password: &str) -> anyhow::Result<Api> {
         let body = serde_json::json!({ "username": username, "password": password });
@@ -36,10 +44,7 @@ impl Api {
         let token = answer["token"]
             .as_str()
             .context("login answer without a token")?;
-        Ok(Api {
-            token: Some(token.to_owned()),
-            ..self.clone()
-        })
+        Ok(self.with_token(token))
     }
 
     /// Any call: the status and the JSON body (`Value::Null` for an empty or non-JSON body).

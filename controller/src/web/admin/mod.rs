@@ -10,7 +10,7 @@
 //! Sections: [`fleet`] (sites & routers overview with live refresh, add router, router
 //! detail), [`sites`] (create a site, its one-time enrollment command), [`packages`],
 //! [`staff`], [`vouchers`] (the ledger, revoke) and [`reports`] (reconciliation, revenue,
-//! SVG charts, CSV). Handlers call the JSON API's handler functions directly (never HTTP), so
+//! SVG charts, CSV), [`keys`] (API keys: make one, shown once; revoke). Handlers call the JSON API's handler functions directly (never HTTP), so
 //! the rules (validation, connection tests, audit, durability) are the API's; an
 //! [`ApiError`](crate::api::error::ApiError) becomes words in the page
 //! ([`FormError`](common::FormError)). What the sections share is in [`common`]; this module
@@ -18,6 +18,7 @@
 
 pub mod common;
 pub mod fleet;
+pub mod keys;
 pub mod packages;
 pub mod reports;
 pub mod sites;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(fleet::routes())
         .merge(sites::routes())
+        .merge(keys::routes())
         .merge(packages::routes())
         .merge(staff::routes())
         .merge(vouchers::routes())

@@ -68,13 +68,13 @@ pub struct StaffLine {
 }
 
 /// The new-account form as typed (a map: router checkboxes are `router_<id>=on`).
-type Fields = BTreeMap<String, String>;
+pub(super) type Fields = BTreeMap<String, String>;
 
-fn field<'a>(f: &'a Fields, name: &str) -> &'a str {
+pub(super) fn field<'a>(f: &'a Fields, name: &str) -> &'a str {
     f.get(name).map_or("", |s| s.as_str())
 }
 
-fn ticked(f: &Fields) -> Vec<u64> {
+pub(super) fn ticked(f: &Fields) -> Vec<u64> {
     f.keys()
         .filter_map(|k| k.strip_prefix("router_"))
         .filter_map(|id| id.parse().ok())
@@ -89,7 +89,7 @@ fn role_of(f: &Fields) -> RoleName {
     }
 }
 
-fn choices(state: &AppState, ticked: &[u64]) -> Result<Vec<RouterChoice>, WebError> {
+pub(super) fn choices(state: &AppState, ticked: &[u64]) -> Result<Vec<RouterChoice>, WebError> {
     let mut routers = state.store.routers(None).map_err(store_err)?;
     routers.sort_by(|a, b| (&a.site, a.id).cmp(&(&b.site, b.id)));
     Ok(routers
