@@ -262,17 +262,33 @@ impl Demo {
             0o600,
         )?;
         hotspot_pki::files::sync_dir(&opts.data_dir)?;
-        Ok(Demo {
+        Ok(Demo::running(
+            &opts,
+            layout,
+            sites,
+            false,
+            (stop, controller),
+        ))
+    }
+
+    fn running(
+        opts: &DemoOptions,
+        layout: Layout,
+        sites: Vec<DemoSite>,
+        resumed: bool,
+        (stop, controller): (oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>),
+    ) -> Demo {
+        Demo {
             http: opts.http,
             fleet: opts.fleet,
             admin_password: layout.admin_password,
             staff_password: layout.staff_password,
             sites,
             packages: layout.packages,
-            resumed: false,
+            resumed,
             stop,
             controller,
-        })
+        }
     }
 
     /// Starts what `layout` describes on the data it left: nothing is created again.
@@ -299,17 +315,13 @@ impl Demo {
                     .with_context(|| format!("resuming {}", site.id))?,
             );
         }
-        Ok(Demo {
-            http: opts.http,
-            fleet: opts.fleet,
-            admin_password: layout.admin_password,
-            staff_password: layout.staff_password,
+        Ok(Demo::running(
+            &opts,
+            layout,
             sites,
-            packages: layout.packages,
-            resumed: true,
-            stop,
-            controller,
-        })
+            true,
+            (stop, controller),
+        ))
     }
 
     /// Stops agents, the controller and the simulators, in that order.

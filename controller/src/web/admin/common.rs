@@ -25,6 +25,15 @@ pub struct FormError {
 }
 
 impl FormError {
+    /// The page's status: 422 while it shows this error, else 200.
+    pub fn status(&self) -> axum::http::StatusCode {
+        if self.message.is_empty() {
+            axum::http::StatusCode::OK
+        } else {
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+
     pub fn of(e: &ApiError) -> FormError {
         let field = e
             .details()

@@ -6,7 +6,6 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use hotspot_ui::Layout;
@@ -106,11 +105,7 @@ fn page(
         error,
         made,
     };
-    let status = if p.error.message.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = p.error.status();
     Ok((status, render(&p)).into_response())
 }
 

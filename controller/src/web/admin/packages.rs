@@ -255,11 +255,7 @@ fn list_page(
 ) -> PageResult {
     let mut packages = state.store.packages(true).map_err(store_err)?;
     packages.sort_by_key(|p| (p.archived, p.package.id));
-    let status = if error.message.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = error.status();
     let page = ListPage {
         layout: layout_for(admin, "Packages").with_flash(done.flash(DONE)),
         packages: packages.iter().map(PackageLine::from).collect(),

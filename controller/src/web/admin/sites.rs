@@ -5,7 +5,6 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use hotspot_ui::Layout;
@@ -104,11 +103,7 @@ fn page(
         error,
         issued,
     };
-    let status = if p.error.message.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = p.error.status();
     Ok((status, render(&p)).into_response())
 }
 

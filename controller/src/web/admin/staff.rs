@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use hotspot_shared::domain::StaffId;
@@ -131,11 +130,7 @@ fn list_page(
         .into_iter()
         .map(|r| (r.id.0, r.name))
         .collect();
-    let status = if error.message.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = error.status();
     let keep = if created.is_some() {
         Vec::new()
     } else {
@@ -261,11 +256,7 @@ fn edit_page(
 ) -> PageResult {
     let s = load(state, id).map_err(|e| e.with_viewer(admin))?;
     let ticked: Vec<u64> = s.routers.iter().map(|r| r.0).collect();
-    let status = if error.message.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = error.status();
     let page = EditPage {
         layout: layout_for(admin, &format!("Staff: {}", s.username)).with_flash(flash),
         id,

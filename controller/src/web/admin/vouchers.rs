@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use hotspot_shared::domain::VoucherState;
@@ -258,11 +257,7 @@ async fn draw(
     let done = Done {
         done: filter.done.clone(),
     };
-    let status = if error.message.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = error.status();
     let page = ListPage {
         layout: layout_for(admin, "Vouchers").with_flash(flash.or_else(|| done.flash(DONE))),
         filter,
