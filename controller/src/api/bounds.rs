@@ -280,6 +280,17 @@ pub fn time_filter() -> AnyOfBuilder {
         ))
 }
 
+/// Parses `YYYY-MM-DD`, exactly (RFC 3339's full-date, the schema's `date`: four-digit year,
+/// no sign or spaces).
+pub fn parse_date(text: &str) -> Option<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let four_digit_year =
+        text.len() == 10 && text.as_bytes().first().is_some_and(u8::is_ascii_digit);
+    four_digit_year
+        .then(|| time::Date::parse(text, &format).ok())
+        .flatten()
+}
+
 /// Schema of a calendar date, `YYYY-MM-DD`.
 pub fn date() -> ObjectBuilder {
     string(false).format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))

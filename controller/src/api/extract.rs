@@ -538,7 +538,7 @@ pub fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(t.unix_timestamp());
     }
-    match crate::jobs::reconcile::parse_date(text) {
+    match bounds::parse_date(text) {
         Some(d) => Ok(d.midnight().assume_utc().unix_timestamp()),
         None => Err(ApiError::invalid_field(
             field,

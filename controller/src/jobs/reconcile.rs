@@ -27,15 +27,7 @@ pub fn date_key(date: Date) -> String {
     )
 }
 
-/// Parses `YYYY-MM-DD`, exactly (RFC 3339's full-date: four-digit year, no sign or spaces).
-pub fn parse_date(text: &str) -> Option<Date> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let four_digit_year =
-        text.len() == 10 && text.as_bytes().first().is_some_and(u8::is_ascii_digit);
-    four_digit_year
-        .then(|| Date::parse(text, &format).ok())
-        .flatten()
-}
+pub use crate::api::bounds::parse_date;
 
 /// Counts the vouchers issued in `[from, until)` per site and in total.
 pub fn tally(state: &AppState, from: i64, until: i64) -> Result<ReportBody, ReconcileError> {
