@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace: formatting, clippy, unit, property, integration
 # and conformance tests (the last need Python librouteros: the venv is created when missing),
-# then the OpenAPI fuzzer against a demo fleet (schemathesis, same venv).
+# then the OpenAPI fuzzer against a demo fleet (schemathesis, same venv) and a bounded run of
+# the coverage-guided fuzz targets (cargo fuzz, nightly; FUZZ_SECONDS a target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,3 +26,5 @@ echo "== tests"
 cargo nextest run --workspace --locked --no-fail-fast
 echo "== API contract fuzzer (schemathesis against a demo fleet)"
 bash tests/api-fuzz/run.sh
+echo "== coverage-guided fuzz targets (cargo fuzz, ${FUZZ_SECONDS:-15} s each)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} bash tests/fuzz.sh

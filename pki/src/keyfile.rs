@@ -382,7 +382,9 @@ fn read_private(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
     Ok(buf)
 }
 
-fn parse(path: &Path, bytes: &[u8]) -> Result<MasterKey, KeyFileError> {
+/// Reads the contents of a key file (the format in the module docs); `path` only names the file
+/// in errors. Public for the fuzz targets (`fuzz/`): this is the decoder of a file from outside.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<MasterKey, KeyFileError> {
     let text = std::str::from_utf8(bytes).map_err(|_| KeyFileError::bad(path, "not text"))?;
     let mut lines = text.lines().map(str::trim_end);
     let first = lines.next().unwrap_or_default();
@@ -415,7 +417,8 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<MasterKey, KeyFileError> {
     Ok(MasterKey::from_bytes(id, *bytes))
 }
 
-fn encode(key: &MasterKey) -> Zeroizing<String> {
+/// The contents of the key file for `key`, as [`parse`] reads them.
+pub fn encode(key: &MasterKey) -> Zeroizing<String> {
     let mut text = Zeroizing::new(String::with_capacity(256));
     text.push_str(KEY_FILE_HEADER);
     text.push_str(" id=");

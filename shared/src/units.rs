@@ -678,14 +678,20 @@ impl ByteCount {
 
     /// The count for people: the largest binary unit it reaches, with at most one decimal,
     /// rounded half up (`512 B`, `1 KiB`, `512 MiB`, `1.5 GiB`). Not exact: use `Display` for
-    /// anything a machine reads. [`parse_human`](Self::parse_human) reads it back.
+    /// anything a machine reads. [`parse_human`](Self::parse_human) reads it back; so at the
+    /// very top of the range, where rounding up would name more than `u64::MAX` bytes
+    /// (`16777216 TiB`), it rounds down (`16777215.9 TiB`).
     #[must_use]
     pub fn human(&self) -> String {
         let bytes = u128::from(self.0);
         for (size, name) in BINARY_UNITS {
             let size = u128::from(size);
             // round(bytes * 10 / size), half up.
-            let tenths = (bytes * 20 + size) / (2 * size);
+            let mut tenths = (bytes * 20 + size) / (2 * size);
+            // What parse_human makes of `tenths`, which must fit.
+            if tenths * size / 10 > u128::from(u64::MAX) {
+                tenths -= 1;
+            }
             if tenths >= 10 {
                 return if tenths % 10 == 0 {
                     format!("{} {name}", tenths / 10)
@@ -1123,11 +1129,32 @@ mod tests {
             (GIB + GIB / 20 + 1, "1.1 GiB"),
             (10 * GIB - 1, "10 GiB"),
             (TIB, "1 TiB"),
-            (u64::MAX, "16777216 TiB"),
+            // Rounded down: "16777216 TiB" would be 2^64 bytes, which parse_human refuses.
+            (u64::MAX, "16777215.9 TiB"),
         ];
         for &(value, expected) in cases {
             assert_eq!(ByteCount::new(value).human(), expected, "human({value})");
         }
+    }
+
+    #[test]
+    fn byte_count_human_reads_back_at_the_top_of_the_range() {
+        // Found by the fuzz target `units` (fuzz/): the input's first 8 bytes as a u64. human()
+        // showed u64::MAX as "16777216 TiB", and parse_human refused its own output (overflow).
+        let found = u64::from_le_bytes([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        // Where rounding half up starts to pass u64::MAX: 16777215.95 TiB, and just below.
+        let edge = (16_777_215 * TIB) + (TIB * 19).div_ceil(20);
+        for value in [found, u64::MAX - 1, edge, edge - 1, u64::MAX - TIB] {
+            let shown = ByteCount::new(value).human();
+            let read = ByteCount::parse_human(&shown)
+                .unwrap_or_else(|e| panic!("{value} shown as {shown:?} does not read back: {e}"));
+            // Within a tenth of a TiB (half a tenth, as elsewhere, except where it rounds down).
+            assert!(
+                read.get().abs_diff(value) <= TIB / 10,
+                "{value} -> {shown:?} -> {read:?}"
+            );
+        }
+        assert_eq!(ByteCount::new(edge).human(), "16777215.9 TiB");
     }
 
     /// Strings over the characters the duration grammar cares about, a little past the limit.
@@ -1249,12 +1276,13 @@ mod tests {
             prop_assert!(read.is_ok(), "{shown:?} -> {read:?}");
             let read = read.map(ByteCount::get).unwrap_or_default();
             // One decimal of the unit shown: off by at most half a tenth of it (plus the
-            // rounding down to whole bytes).
+            // rounding down to whole bytes); a tenth at the very top, where it rounds down.
             let unit = BINARY_UNITS
                 .iter()
                 .find(|(_, name)| shown.ends_with(name))
                 .map_or(1, |&(size, _)| size);
-            prop_assert!(u128::from(read.abs_diff(value)) * 20 <= u128::from(unit) + 20,
+            let bound = if shown == "16777215.9 TiB" { 2 * u128::from(unit) } else { u128::from(unit) + 20 };
+            prop_assert!(u128::from(read.abs_diff(value)) * 20 <= bound,
                 "{value} -> {shown:?} -> {read}");
         }
 

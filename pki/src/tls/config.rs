@@ -92,13 +92,49 @@ pub fn certs_from_pem(what: &str, pem: &str) -> Result<Vec<CertificateDer<'stati
             reason: "no CERTIFICATE section".to_string(),
         });
     }
+    // The PEM reader takes a section with nothing between its lines as zero bytes of DER.
+    if certs.iter().any(|c| c.is_empty()) {
+        return Err(PkiError::BadPem {
+            what: what.to_string(),
+            reason: "an empty CERTIFICATE section".to_string(),
+        });
+    }
     Ok(certs)
 }
 
 /// The first private key in a PEM text.
 pub fn private_key_from_pem(what: &str, pem: &str) -> Result<PrivateKeyDer<'static>, PkiError> {
-    PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| PkiError::BadPem {
+    let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| PkiError::BadPem {
         what: what.to_string(),
         reason: e.to_string(),
-    })
+    })?;
+    if key.secret_der().is_empty() {
+        return Err(PkiError::BadPem {
+            what: what.to_string(),
+            reason: "the PRIVATE KEY section is empty".to_string(),
+        });
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_pem_sections_are_refused() {
+        // Found by the fuzz target `pki_pem` (fuzz/), minimised: an empty section was read as
+        // a key (or certificate) of zero bytes, which then failed later with a misleading
+        // message ("the agent key and certificate do not fit").
+        let key = "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----";
+        assert!(matches!(
+            private_key_from_pem("k.pem", key),
+            Err(PkiError::BadPem { reason, .. }) if reason.contains("empty")
+        ));
+        let cert = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
+        assert!(matches!(
+            certs_from_pem("c.pem", cert),
+            Err(PkiError::BadPem { reason, .. }) if reason.contains("empty")
+        ));
+    }
 }
