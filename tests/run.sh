@@ -26,5 +26,5 @@ echo "== tests"
 cargo nextest run --workspace --locked --no-fail-fast
 echo "== API contract fuzzer (schemathesis against a demo fleet)"
 bash tests/api-fuzz/run.sh
-echo "== coverage-guided fuzz targets (cargo fuzz, ${FUZZ_SECONDS:-15} s each)"
-FUZZ_SECONDS=${FUZZ_SECONDS:-15} bash tests/fuzz.sh
+echo "== coverage-guided fuzz targets (cargo fuzz, ${FUZZ_SECONDS:-15} s each, dev build)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_BUILD=${FUZZ_BUILD:-dev} bash tests/fuzz.sh
