@@ -3,36 +3,19 @@
 //! enrollment reply (`EnrollReply`). The first byte picks the stream (session or enrollment) and
 //! where reads are cut; the rest is the stream.
 //!
-//! Asserts (`hotspot_fuzz::check_frames`): the same frames and error whether the stream comes at
+//! Asserts (`hotspot_fuzz::check_link_stream`): the same frames and error whether the stream comes at
 //! once or cut anywhere; an over-cap length is refused from its prefix; every decoded frame
 //! encodes again and decodes to the same value.
 #![no_main]
 
-use hotspot_fuzz::check_frames;
-use hotspot_link::wire::{EnrollReply, LinkRequest, LinkResponse, MAX_ENROLL_FRAME};
-use hotspot_shared::fleet::msg::{Answer, Command, Query};
-use hotspot_shared::fleet::{Envelope, envelope::check_version};
+use hotspot_fuzz::check_link_stream;
+use hotspot_link::wire::EnrollReply;
+use hotspot_shared::fleet::msg::Command;
 use libfuzzer_sys::fuzz_target;
-
-/// What the agent's session reader decodes (`hotspot_link::wire::InFrame<Command, Query, Answer>`).
-type FromController = Envelope<Command, LinkRequest<Query>, LinkResponse<Answer>>;
 
 /// A cap far below the link's 1 MiB, so over-cap prefixes are within the fuzzer's reach.
 const SESSION_MAX: usize = 64 * 1024;
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&seed, stream)) = data.split_first() else {
-        return;
-    };
-    if seed & 1 == 0 {
-        let frames = check_frames::<FromController>(SESSION_MAX, stream, seed >> 1);
-        for f in &frames.values {
-            if let Envelope::Hello { version, .. } = f {
-                let _ = check_version(*version);
-            }
-            let _ = f.kind();
-        }
-    } else {
-        check_frames::<EnrollReply>(MAX_ENROLL_FRAME, stream, seed >> 1);
-    }
-});
+// What the agent's session reader decodes (`hotspot_link::wire::InFrame<Command, Query, Answer>`),
+// and its enrollment message.
+fuzz_target!(|data: &[u8]| check_link_stream::<Command, EnrollReply>(data, SESSION_MAX));

@@ -84,3 +84,32 @@ where
     }
     whole
 }
+
+/// One fleet-link stream a peer reads: the first byte picks the stream (even: session
+/// envelopes carrying durable `D`s under `session_max`; odd: the enrollment message `E`) and
+/// where reads are cut; the rest is the stream. [`check_frames`] holds for both.
+pub fn check_link_stream<D, E>(data: &[u8], session_max: usize)
+where
+    D: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    E: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    use hotspot_link::wire::{LinkRequest, LinkResponse, MAX_ENROLL_FRAME};
+    use hotspot_shared::fleet::msg::{Answer, Query};
+    use hotspot_shared::fleet::{Envelope, envelope::check_version};
+
+    let Some((&seed, stream)) = data.split_first() else {
+        return;
+    };
+    if seed & 1 == 0 {
+        type Session<D> = Envelope<D, LinkRequest<Query>, LinkResponse<Answer>>;
+        let frames = check_frames::<Session<D>>(session_max, stream, seed >> 1);
+        for f in &frames.values {
+            if let Envelope::Hello { version, .. } = f {
+                let _ = check_version(*version);
+            }
+            let _ = f.kind();
+        }
+    } else {
+        check_frames::<E>(MAX_ENROLL_FRAME, stream, seed >> 1);
+    }
+}

@@ -63,13 +63,18 @@ pub fn string(nullable: bool) -> ObjectBuilder {
     })
 }
 
-fn text_schema(max: usize, allow_empty: bool, nullable: bool) -> ObjectBuilder {
+/// `schema`, with `null` allowed too.
+fn or_null(schema: ObjectBuilder) -> ObjectBuilder {
+    schema.schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+}
+
+fn text_schema(max: usize, allow_empty: bool) -> ObjectBuilder {
     let pattern = if allow_empty {
         format!("(?:{})|^$", text_pattern())
     } else {
         text_pattern()
     };
-    string(nullable)
+    string(false)
         .min_length(Some(usize::from(!allow_empty)))
         .max_length(Some(max))
         .pattern(Some(pattern))
@@ -77,32 +82,32 @@ fn text_schema(max: usize, allow_empty: bool, nullable: bool) -> ObjectBuilder {
 
 /// Schema of a [`MAX_NAME`] text.
 pub fn name() -> ObjectBuilder {
-    text_schema(MAX_NAME, false, false)
+    text_schema(MAX_NAME, false)
 }
 
 /// Schema of a [`MAX_NAME`] text, or null.
 pub fn name_or_null() -> ObjectBuilder {
-    text_schema(MAX_NAME, false, true)
+    or_null(name())
 }
 
 /// Schema of a [`MAX_TEXT`] text.
 pub fn long_text() -> ObjectBuilder {
-    text_schema(MAX_TEXT, false, false)
+    text_schema(MAX_TEXT, false)
 }
 
 /// Schema of a [`MAX_TEXT`] text, or null.
 pub fn long_text_or_null() -> ObjectBuilder {
-    text_schema(MAX_TEXT, false, true)
+    or_null(long_text())
 }
 
 /// Schema of a [`MAX_TEXT`] text that may be empty.
 pub fn optional_text() -> ObjectBuilder {
-    text_schema(MAX_TEXT, true, false)
+    text_schema(MAX_TEXT, true)
 }
 
 /// Schema of a [`MAX_TEXT`] text that may be empty, or null.
 pub fn optional_text_or_null() -> ObjectBuilder {
-    text_schema(MAX_TEXT, true, true)
+    or_null(optional_text())
 }
 
 /// The pattern of a host: a [`text`] without spaces or `/`.
@@ -122,21 +127,17 @@ pub fn host(value: &str) -> ApiResult<String> {
     Ok(h)
 }
 
-fn host_schema(nullable: bool) -> ObjectBuilder {
-    string(nullable)
+/// Schema of [`host`].
+pub fn host_text() -> ObjectBuilder {
+    string(false)
         .min_length(Some(1))
         .max_length(Some(MAX_TEXT))
         .pattern(Some(host_pattern()))
 }
 
-/// Schema of [`host`].
-pub fn host_text() -> ObjectBuilder {
-    host_schema(false)
-}
-
 /// Schema of [`host`], or null.
 pub fn host_or_null() -> ObjectBuilder {
-    host_schema(true)
+    or_null(host_text())
 }
 
 /// Schema of a router password: 1 to [`MAX_ROUTER_PASSWORD`] characters.
@@ -148,9 +149,7 @@ pub fn router_password() -> ObjectBuilder {
 
 /// Schema of a router password, or null.
 pub fn router_password_or_null() -> ObjectBuilder {
-    string(true)
-        .min_length(Some(1))
-        .max_length(Some(MAX_ROUTER_PASSWORD))
+    or_null(router_password())
 }
 
 /// A router password: 1 to [`MAX_ROUTER_PASSWORD`] characters, passed on as given.
@@ -175,7 +174,7 @@ pub fn site_id() -> ObjectBuilder {
 
 /// Schema of a site id, or null.
 pub fn site_id_or_null() -> ObjectBuilder {
-    site_id().schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+    or_null(site_id())
 }
 
 /// Schema of a site id filter: a site id, or empty for none.
@@ -203,16 +202,21 @@ pub fn cursor() -> ObjectBuilder {
         .pattern(Some("^(?:[0-9a-f]{2})*$"))
 }
 
+/// Most digits of the router list's cursor: every 19-digit number fits a `u64`.
+const MAX_ID_CURSOR: usize = 19;
+
 /// Schema of the router list's cursor: a router id, or empty for the first page.
 pub fn id_cursor() -> ObjectBuilder {
-    string(false).max_length(Some(19)).pattern(Some("^[0-9]*$"))
+    string(false)
+        .max_length(Some(MAX_ID_CURSOR))
+        .pattern(Some("^[0-9]*$"))
 }
 
 /// The router list's cursor (see [`id_cursor`]): ids after it.
 pub fn id_cursor_of(text: Option<&str>) -> ApiResult<u64> {
     match text.filter(|t| !t.is_empty()) {
         None => Ok(0),
-        Some(t) if t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()) => {
+        Some(t) if t.len() <= MAX_ID_CURSOR && t.bytes().all(|b| b.is_ascii_digit()) => {
             t.parse().map_err(|_| bad_cursor())
         }
         Some(_) => Err(bad_cursor()),
@@ -298,7 +302,7 @@ pub fn date() -> ObjectBuilder {
 
 /// Schema of a calendar date, or null.
 pub fn date_or_null() -> ObjectBuilder {
-    date().schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+    or_null(date())
 }
 
 #[cfg(test)]

@@ -227,7 +227,6 @@ async fn authenticate_key(
         .store
         .api_key_by_hash(&token_hash.0)
         .map_err(store_err)?
-        .filter(|k| k.token_hash == token_hash.0)
         .ok_or(SessionError::Unknown)?;
     if let Some(at) = record.revoked_at {
         return Err(ApiError::new(

@@ -11,7 +11,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use hotspot_shared::domain::RouterId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::ArrayBuilder;
@@ -21,6 +20,7 @@ use utoipa_axum::routes;
 use crate::api::bounds;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{AdminOnly, JsonBody, PathParam, fmt_time, store_err};
+use crate::api::staff::known_routers;
 use crate::app::AppState;
 use crate::auth::token::ApiKeyToken;
 use crate::store::{ApiKeyRecord, ApiKeyScope, NewApiKey};
@@ -173,16 +173,9 @@ pub(crate) async fn create_key(
     let scope = match req.scope {
         ScopeView::ReadOnly => ApiKeyScope::ReadOnly,
         ScopeView::Admin => ApiKeyScope::Admin,
-        ScopeView::Seller { routers } => {
-            let mut ids: Vec<RouterId> = Vec::with_capacity(routers.len());
-            for id in routers {
-                let id = bounds::id_filter_of("routers", Some(id))?.unwrap_or_default();
-                if !ids.contains(&RouterId(id)) {
-                    ids.push(RouterId(id));
-                }
-            }
-            ApiKeyScope::Seller { routers: ids }
-        }
+        ScopeView::Seller { routers } => ApiKeyScope::Seller {
+            routers: known_routers(&state, &routers)?,
+        },
     };
     let now = state.now();
     let expires_at = match req.valid_days {
@@ -205,12 +198,7 @@ pub(crate) async fn create_key(
     let record = state
         .store
         .create_api_key(new, &admin.stamp(now))
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound { kind, id } => {
-                ApiError::invalid_field("routers", format!("{kind} {id} does not exist"))
-            }
-            other => store_err(other),
-        })?
+        .map_err(store_err)?
         .durable()
         .await
         .map_err(store_err)?;

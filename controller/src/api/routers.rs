@@ -131,12 +131,9 @@ async fn list_routers(
     who: Principal,
     QueryParams(q): QueryParams<RouterQuery>,
 ) -> ApiResult<Json<RouterList>> {
-    let limit = page_request(q.limit, None)?.limit;
-    let limit = if limit == 0 {
-        crate::store::DEFAULT_PAGE
-    } else {
-        limit
-    };
+    let limit = page_request(q.limit, None)?
+        .checked_limit()
+        .map_err(store_err)?;
     let after = bounds::id_cursor_of(q.after.as_deref())?;
     let site = bounds::site_filter_of(q.site_id.as_deref())?;
     let status = q.status;

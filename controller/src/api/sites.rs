@@ -183,10 +183,9 @@ pub(crate) async fn create_site(
         .parse()
         .map_err(|e: hotspot_pki::SiteIdError| ApiError::invalid_field("id", e.to_string()))?;
     let name = bounds::text("name", &req.name, bounds::MAX_NAME, false)?;
-    let name = name.as_str();
     let site = state
         .store
-        .create_site(id, name, &admin.stamp(state.now()))
+        .create_site(id, &name, &admin.stamp(state.now()))
         .map_err(store_err)?
         .durable()
         .await

@@ -296,7 +296,7 @@ fn enabled_admins(state: &AppState) -> ApiResult<usize> {
 }
 
 /// The ids as routers, each of which must exist (422 naming `routers` otherwise).
-fn known_routers(state: &AppState, ids: &[u64]) -> ApiResult<Vec<RouterId>> {
+pub(crate) fn known_routers(state: &AppState, ids: &[u64]) -> ApiResult<Vec<RouterId>> {
     let mut out: Vec<RouterId> = Vec::with_capacity(ids.len());
     for &id in ids {
         if state

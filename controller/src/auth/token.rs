@@ -144,19 +144,27 @@ impl SessionToken {
     /// The bearer token in an `Authorization: Bearer <token>` header: `Ok(None)` without the
     /// header, an error for another scheme or a malformed or non-bearer token.
     pub fn from_authorization(headers: &HeaderMap) -> Result<Option<SessionToken>, SessionError> {
-        let Some(value) = headers.get(AUTHORIZATION) else {
-            return Ok(None);
-        };
-        let value = value.to_str().map_err(|_| SessionError::Malformed)?;
-        let (scheme, token) = value
-            .trim()
-            .split_once(' ')
-            .ok_or(SessionError::Malformed)?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(SessionError::Malformed);
-        }
-        SessionToken::parse(token.trim(), SessionKind::Bearer).map(Some)
+        bearer_text(headers)?
+            .map(|token| SessionToken::parse(token, SessionKind::Bearer))
+            .transpose()
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header: `Ok(None)` without the header, an
+/// error for another scheme or a header that is not text.
+fn bearer_text(headers: &HeaderMap) -> Result<Option<&str>, SessionError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| SessionError::Malformed)?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(SessionError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(SessionError::Malformed);
+    }
+    Ok(Some(token.trim()))
 }
 
 impl fmt::Debug for SessionToken {
@@ -176,23 +184,18 @@ impl ApiKeyToken {
     }
 
     /// The API key in an `Authorization: Bearer hfk_…` header, if that is what it holds
-    /// (`Ok(None)` for no header or another kind of token).
+    /// (`Ok(None)` for no header or another kind of token; a bad header is
+    /// [`SessionToken::from_authorization`]'s to refuse).
     pub fn from_authorization(headers: &HeaderMap) -> Result<Option<ApiKeyToken>, SessionError> {
-        let Some(value) = headers.get(AUTHORIZATION) else {
-            return Ok(None);
-        };
-        let value = value.to_str().map_err(|_| SessionError::Malformed)?;
-        let Some((scheme, token)) = value.trim().split_once(' ') else {
-            return Ok(None);
-        };
-        let token = token.trim();
-        if !scheme.eq_ignore_ascii_case("bearer") || !token.starts_with(API_KEY_PREFIX) {
-            return Ok(None);
+        match bearer_text(headers) {
+            Ok(Some(token)) if token.starts_with(API_KEY_PREFIX) => {
+                if !well_formed(token, API_KEY_PREFIX) {
+                    return Err(SessionError::Malformed);
+                }
+                Ok(Some(ApiKeyToken(token.to_owned())))
+            }
+            _ => Ok(None),
         }
-        if !well_formed(token, API_KEY_PREFIX) {
-            return Err(SessionError::Malformed);
-        }
-        Ok(Some(ApiKeyToken(token.to_owned())))
     }
 
     /// The secret text, to hand to its maker once.
