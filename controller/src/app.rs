@@ -17,6 +17,7 @@ use hotspot_shared::secretbox::Keyring;
 
 use crate::auth::password::PasswordHasher;
 use crate::auth::throttle::LoginThrottle;
+use crate::auth::two_factor::SignInTickets;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -40,6 +41,8 @@ pub struct AppInner {
     pub fleet: Fleet,
     pub hasher: PasswordHasher,
     pub throttle: Mutex<LoginThrottle>,
+    /// Dashboard sign-ins between their password step and their code step.
+    pub sign_in_tickets: Mutex<SignInTickets>,
     pub metrics: Metrics,
     pub clock: Clock,
 }

@@ -62,6 +62,8 @@ pub const DEFAULT_ROTATE_AFTER: u64 = 1 << 24;
 
 /// Record kind of router passwords, the first thing sealed here.
 pub const ROUTER_PASSWORD: &str = "router-password";
+/// [`Place`] kind of a staff account's TOTP secret.
+pub const TWO_FACTOR_SECRET: &str = "two-factor-secret";
 
 /// Which master key sealed a value. Shown as `k<N>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -158,6 +160,11 @@ impl Place {
     /// The password of the router with this record id.
     pub fn router_password(router_id: impl Into<String>) -> Self {
         Place::new(ROUTER_PASSWORD, router_id)
+    }
+
+    /// The TOTP secret of the staff account with this id.
+    pub fn two_factor_secret(staff_id: impl Into<String>) -> Self {
+        Place::new(TWO_FACTOR_SECRET, staff_id)
     }
 
     /// `version ‖ u64 len ‖ kind ‖ u64 len ‖ id ‖ key id`, all integers big-endian.

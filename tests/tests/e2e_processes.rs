@@ -41,9 +41,14 @@ fn controller_cmd() -> Command {
 
 fn start_controller(dir: &Path, http: SocketAddr, fleet: SocketAddr) -> Proc {
     let data = dir.join("controller");
+    // Signed into as the super admin with a password only (2FA has its own tests).
+    let config = dir.join("controller.toml");
+    std::fs::write(&config, "[auth]\nrequire_2fa_for_admins = false\n").expect("config");
     let child = controller_cmd()
         .args(["serve", "--data-dir"])
         .arg(&data)
+        .arg("--config")
+        .arg(&config)
         .args([
             "--http",
             &http.to_string(),

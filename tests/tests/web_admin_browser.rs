@@ -8,7 +8,8 @@
 //! package with human units and a staff account with a generated password for the new router;
 //! the new staff member signs in with it and has no admin navigation; the admin makes a
 //! read-only API key (shown once), a script reads with it and is refused a write, and the
-//! admin revokes it. Screenshots of each page go to `target/screenshots/admin-*.png`.
+//! admin revokes it. The staff member also sets up two-factor sign-in (QR code and key, a
+//! code from the "app", recovery codes shown once) and signs in again in two steps. Screenshots of each page go to `target/screenshots/admin-*.png`.
 
 mod browser_support;
 mod e2e_support;
@@ -16,6 +17,7 @@ mod e2e_support;
 use browser_support::{Chromedriver, Ctx, WAIT, browser, screenshot};
 use e2e_support::demo;
 use fantoccini::Locator;
+use hotspot_controller::auth::two_factor::TotpSecret;
 use hotspot_tests::sim::{self, SimConfig};
 
 const SIM_PASSWORD: &str = "Back-office-router-pw";
@@ -127,6 +129,7 @@ async fn admin_pages_in_a_real_browser() {
     ctx.c.goto(&ctx.url("/admin/staff")).await.expect("goto");
     ctx.wait_for(".error-page").await;
     assert_eq!(ctx.text(".error-page .status").await, "403");
+    two_factor(&ctx, "dana", &password).await;
     ctx.sign_out().await;
 
     ctx.c.set_window_size(390, 844).await.expect("resize");
@@ -144,6 +147,39 @@ async fn admin_pages_in_a_real_browser() {
     back_office.shutdown().await;
     demo.shutdown().await.expect("demo stops");
     drop(driver);
+}
+
+/// `user` (signed in, with `password`) sets up two-factor sign-in from the Account page with
+/// the key the page shows, sees the recovery codes, signs out, and signs in again in two
+/// steps: the password, then the app's code.
+async fn two_factor(ctx: &Ctx, user: &str, password: &str) {
+    click(ctx, "nav.nav a[href='/account']").await;
+    ctx.wait_for("#setup-form").await;
+    fill(ctx, "setup-password", password).await;
+    click(ctx, "#start-setup").await;
+    ctx.wait_for("#setup-qr svg").await;
+    screenshot(&ctx.c, "account-two-factor-setup").await;
+    let key = ctx.text("#setup-secret").await;
+    let secret = TotpSecret::from_base32(key.trim()).expect("the page shows a base32 key");
+    let now = || time::OffsetDateTime::now_utc().unix_timestamp();
+    fill(ctx, "confirm-code", &secret.code_at(now()).expect("code")).await;
+    click(ctx, "#confirm-setup").await;
+    ctx.wait_for("#recovery-codes").await;
+    let codes = ctx.text("#recovery-codes").await;
+    assert_eq!(codes.lines().count(), 10, "{codes}");
+    screenshot(&ctx.c, "account-recovery-codes").await;
+    click(ctx, "#codes-done").await;
+    wait_text(ctx, "#two-factor-state", "10 recovery codes left").await;
+
+    ctx.sign_out().await;
+    ctx.submit_sign_in(user, password).await;
+    ctx.wait_for("#code-form").await;
+    screenshot(&ctx.c, "sign-in-code-step").await;
+    // The next step's code: the step that confirmed the set-up is spent.
+    fill(ctx, "code", &secret.code_at(now() + 30).expect("code")).await;
+    click(ctx, "#verify").await;
+    ctx.wait_for("#logout").await;
+    assert_eq!(ctx.path().await, "/staff");
 }
 
 /// Adds the back-office router: a wrong password first, then the right one. Its id.

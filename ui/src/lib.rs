@@ -18,4 +18,4 @@ pub mod layout;
 pub mod sheet;
 
 pub use layout::{Flash, FlashKind, Layout, NavItem};
-pub use sheet::{Card, SheetError, login_url, render_sheet};
+pub use sheet::{Card, SheetError, login_url, qr_svg_labelled, render_sheet};

@@ -104,6 +104,12 @@ fn encode(value: &str) -> String {
 
 /// The QR code of `text` as an inline `<svg>` element (no XML declaration), sized by CSS.
 pub fn qr_svg(text: &str) -> Result<String, SheetError> {
+    qr_svg_labelled(text, "QR code to sign in")
+}
+
+/// [`qr_svg`] with another accessible label (`label` is put in an attribute as is: pass a
+/// literal).
+pub fn qr_svg_labelled(text: &str, label: &str) -> Result<String, SheetError> {
     let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
         .map_err(|e| SheetError::Qr(e.to_string()))?;
     let image = code
@@ -114,7 +120,7 @@ pub fn qr_svg(text: &str) -> Result<String, SheetError> {
     let start = image.find("<svg").unwrap_or(0);
     Ok(image[start..].replacen(
         "<svg ",
-        "<svg class=\"qr\" role=\"img\" aria-label=\"QR code to sign in\" ",
+        &format!("<svg class=\"qr\" role=\"img\" aria-label=\"{label}\" "),
         1,
     ))
 }

@@ -11,6 +11,9 @@
 //!   [`MAX_CONCURRENT_HASHES`] at once, so a login flood queues instead of starving the API.
 //! - **Login CSRF.** The cookie variant also checks the request's origin, so another site
 //!   cannot sign a browser into the attacker's account.
+//! - **Second factor after the password.** An account with two-factor sign-in is answered
+//!   `two_factor_required` until the request also carries `code`; a wrong code counts as a
+//!   failed sign-in, and a success is recorded only when every factor passed.
 //! - **Logging.** Failures are logged with the username and address, never the password.
 //!   Sign-ins are not audit entries: the audit log records changes.
 
@@ -22,6 +25,7 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -36,7 +40,10 @@ use crate::auth::csrf::{self, CsrfError};
 use crate::auth::password::MAX_PASSWORD_BYTES;
 use crate::auth::throttle::ThrottleDecision;
 use crate::auth::token::{CsrfToken, NewSession, SessionKind as TokenKind};
-use crate::store::{Role, SessionKind, SessionRecord, StaffRecord, StaffUpdate, Stamp};
+use crate::auth::two_factor::{SecondFactor, TotpSecret, recovery_hash};
+use crate::store::{
+    Role, SessionKind, SessionRecord, SpendFactor, StaffRecord, StaffUpdate, Stamp, TwoFactorRecord,
+};
 
 /// Password verifications running at once; more wait their turn.
 pub const MAX_CONCURRENT_HASHES: usize = 4;
@@ -81,11 +88,16 @@ impl From<RoleName> for Role {
     }
 }
 
-/// Credentials. `Debug` does not show the password.
+/// Credentials. `Debug` does not show the password or the code.
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// For an account with two-factor sign-in: the six digits the authenticator app shows,
+    /// or one of its recovery codes. Without it such an account is answered
+    /// `two_factor_required`.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 impl std::fmt::Debug for LoginRequest {
@@ -143,7 +155,8 @@ pub struct MeResponse {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
-        (status = 401, description = "Wrong username or password", body = ErrorBody),
+        (status = 401, description = "Wrong username, password or code; or `two_factor_required`: \
+            the account needs `code`", body = ErrorBody),
         (status = 403, description = "Account disabled", body = ErrorBody),
         (status = 429, description = "Too many failures; see Retry-After", body = ErrorBody),
     ))]
@@ -169,7 +182,8 @@ async fn login(
     responses(
         (status = 200, description = "Signed in; `Set-Cookie` carries the session",
             body = CookieSessionResponse),
-        (status = 401, description = "Wrong username or password", body = ErrorBody),
+        (status = 401, description = "Wrong username, password or code; or `two_factor_required`: \
+            the account needs `code`", body = ErrorBody),
         (status = 403, description = "Cross-origin request, or account disabled", body = ErrorBody),
         (status = 429, description = "Too many failures; see Retry-After", body = ErrorBody),
     ))]
@@ -281,24 +295,45 @@ async fn new_csrf_token(
     }))
 }
 
-/// Checks the throttle, then the password; records the outcome. Returns the account.
+/// Signs `req` in: the password, then the second factor if the account has one. Records the
+/// outcome in the throttle. Returns the account.
 pub(crate) async fn sign_in(
     state: &AppState,
     addr: IpAddr,
     req: &LoginRequest,
 ) -> ApiResult<StaffRecord> {
+    let staff = check_password(state, addr, &req.username, &req.password).await?;
+    if two_factor_of(state, &staff)?.is_some() {
+        let code = req.code.as_deref().map(str::trim).unwrap_or("");
+        if code.is_empty() {
+            return Err(ApiError::two_factor_required());
+        }
+        check_code(state, addr, &staff, code).await?;
+    }
+    signed_in(state, addr, &staff);
+    Ok(staff)
+}
+
+/// Checks the throttle, then the password; records a failure (a success is recorded by
+/// [`signed_in`] once every factor passed, so a known password cannot reset the count of
+/// wrong codes). Refuses disabled accounts. Returns the account.
+pub(crate) async fn check_password(
+    state: &AppState,
+    addr: IpAddr,
+    username: &str,
+    password: &str,
+) -> ApiResult<StaffRecord> {
     // No account has an empty or oversized name or password: such credentials are wrong like
     // any other (401), without a hash or a throttle entry spent on them.
-    let username = req.username.trim();
+    let username = username.trim();
     if username.is_empty()
-        || req.password.is_empty()
+        || password.is_empty()
         || username.len() > MAX_USERNAME_BYTES
-        || req.password.len() > MAX_PASSWORD_BYTES
+        || password.len() > MAX_PASSWORD_BYTES
     {
         return Err(ApiError::invalid_credentials());
     }
-    // Logged with Debug (control characters escaped) and cut short.
-    let shown: String = username.chars().take(64).collect();
+    let shown = shown(username);
     let staff = {
         // Throttle check, verification and recording happen while holding a hashing slot,
         // so at most MAX_CONCURRENT_HASHES attempts can slip past a lockout.
@@ -310,13 +345,12 @@ pub(crate) async fn sign_in(
         }
         let staff = state.store.staff_by_username(username).map_err(store_err)?;
         let stored = staff.as_ref().map(|s| s.password_hash.clone());
-        let password = req.password.clone();
+        let typed = password.to_owned();
         let st = state.clone();
-        let verified = tokio::task::spawn_blocking(move || {
-            st.hasher.verify_login(&password, stored.as_deref())
-        })
-        .await
-        .map_err(ApiError::internal)?;
+        let verified =
+            tokio::task::spawn_blocking(move || st.hasher.verify_login(&typed, stored.as_deref()))
+                .await
+                .map_err(ApiError::internal)?;
         match staff.filter(|_| verified) {
             Some(staff) => staff,
             None => {
@@ -326,16 +360,110 @@ pub(crate) async fn sign_in(
             }
         }
     };
-    lock(state).record_success(username);
     if staff.disabled {
         tracing::warn!(username = ?shown, %addr, "sign-in refused: account disabled");
         return Err(ApiError::forbidden("this account is disabled"));
     }
     if state.hasher.needs_rehash(&staff.password_hash) {
-        rehash(state, &staff, req.password.clone()).await;
+        rehash(state, &staff, password.to_owned()).await;
     }
-    tracing::info!(username = ?shown, %addr, staff = %staff.id, "signed in");
     Ok(staff)
+}
+
+/// The account's enabled second factor, if it has one.
+pub(crate) fn two_factor_of(
+    state: &AppState,
+    staff: &StaffRecord,
+) -> ApiResult<Option<TwoFactorRecord>> {
+    let record = state.store.two_factor(staff.id).map_err(store_err)?;
+    Ok(record.filter(TwoFactorRecord::is_enabled))
+}
+
+/// Checks `code` (a TOTP code or a recovery code) for `staff`, throttled like passwords, and
+/// spends it (durably) before it lets the caller through.
+pub(crate) async fn check_code(
+    state: &AppState,
+    addr: IpAddr,
+    staff: &StaffRecord,
+    code: &str,
+) -> ApiResult<()> {
+    let now = state.now();
+    let Some(record) = two_factor_of(state, staff)? else {
+        return Err(ApiError::wrong_code());
+    };
+    let secret = two_factor_secret(state, &record)?;
+    let shown = shown(&staff.username);
+    let spend = {
+        // The check, the verification (microseconds) and the recording happen under one lock:
+        // no parallel guesses slip past a lockout.
+        let mut throttle = lock(state);
+        let decision = throttle.check(&staff.username, addr, Instant::now());
+        if let ThrottleDecision::Throttled { retry_after } = decision {
+            tracing::warn!(username = ?shown, %addr, "second factor refused: throttled");
+            return Err(ApiError::throttled(retry_after));
+        }
+        let spend = match SecondFactor::parse(code) {
+            Some(SecondFactor::Totp(digits)) => secret
+                .check(&digits, now, record.last_step)
+                .map(SpendFactor::Step),
+            Some(SecondFactor::Recovery(normal)) => {
+                let hash = recovery_hash(staff.id.0, &normal);
+                let known = record
+                    .recovery
+                    .iter()
+                    .fold(false, |found, h| found | bool::from(h.ct_eq(&hash)));
+                known.then_some(SpendFactor::Recovery(hash))
+            }
+            None => None,
+        };
+        match spend {
+            Some(spend) => spend,
+            None => {
+                throttle.record_failure(&staff.username, addr, Instant::now());
+                tracing::warn!(username = ?shown, %addr, "sign-in failed: wrong code");
+                return Err(ApiError::wrong_code());
+            }
+        }
+    };
+    let written = state
+        .store
+        .spend_two_factor(staff.id, spend, now)
+        .map_err(store_err)?;
+    if !written.durable().await.map_err(store_err)? {
+        // Another sign-in spent the same code a moment ago.
+        lock(state).record_failure(&staff.username, addr, Instant::now());
+        tracing::warn!(username = ?shown, %addr, "sign-in failed: code already used");
+        return Err(ApiError::wrong_code());
+    }
+    if matches!(spend, SpendFactor::Recovery(_)) {
+        tracing::warn!(username = ?shown, %addr, staff = %staff.id, "signed in with a recovery code");
+    }
+    Ok(())
+}
+
+/// The TOTP secret of `record`, opened.
+pub(crate) fn two_factor_secret(
+    state: &AppState,
+    record: &TwoFactorRecord,
+) -> ApiResult<TotpSecret> {
+    let place = TwoFactorRecord::secret_place(record.staff);
+    let opened = state
+        .keyring
+        .open(&place, &record.secret)
+        .map_err(ApiError::internal)?;
+    TotpSecret::from_bytes(opened.expose().to_vec()).map_err(ApiError::internal)
+}
+
+/// Records a complete sign-in (every factor passed).
+pub(crate) fn signed_in(state: &AppState, addr: IpAddr, staff: &StaffRecord) {
+    lock(state).record_success(&staff.username);
+    let shown = shown(&staff.username);
+    tracing::info!(username = ?shown, %addr, staff = %staff.id, "signed in");
+}
+
+/// A user name for the log: shown with Debug (control characters escaped) and cut short.
+fn shown(username: &str) -> String {
+    username.chars().take(64).collect()
 }
 
 fn lock(state: &AppState) -> std::sync::MutexGuard<'_, crate::auth::throttle::LoginThrottle> {

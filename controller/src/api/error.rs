@@ -33,8 +33,12 @@ pub enum ErrorCode {
     Unauthorized,
     /// 401: wrong username or password (which one is never said).
     InvalidCredentials,
+    /// 401: the password was right; this account also needs its second factor (`code`).
+    TwoFactorRequired,
     /// 403: signed in, but not allowed to do this.
     Forbidden,
+    /// 403: this super admin must set up two-factor sign-in before anything else.
+    TwoFactorSetupRequired,
     /// 403: a cookie session's write failed the CSRF checks; reload the page.
     CsrfFailed,
     /// 404: no such resource, or not one the caller may see.
@@ -68,7 +72,9 @@ impl ErrorCode {
             BadRequest => "bad_request",
             Unauthorized => "unauthorized",
             InvalidCredentials => "invalid_credentials",
+            TwoFactorRequired => "two_factor_required",
             Forbidden => "forbidden",
+            TwoFactorSetupRequired => "two_factor_setup_required",
             CsrfFailed => "csrf_failed",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
@@ -88,8 +94,8 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             BadRequest => StatusCode::BAD_REQUEST,
-            Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Forbidden | CsrfFailed => StatusCode::FORBIDDEN,
+            Unauthorized | InvalidCredentials | TwoFactorRequired => StatusCode::UNAUTHORIZED,
+            Forbidden | CsrfFailed | TwoFactorSetupRequired => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Conflict => StatusCode::CONFLICT,
@@ -157,6 +163,16 @@ impl ApiError {
     }
     pub fn invalid_credentials() -> ApiError {
         ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password")
+    }
+    pub fn two_factor_required() -> ApiError {
+        ApiError::new(
+            ErrorCode::TwoFactorRequired,
+            "this account signs in with a second factor: send `code` (six digits from the \
+             authenticator app, or a recovery code)",
+        )
+    }
+    pub fn wrong_code() -> ApiError {
+        ApiError::new(ErrorCode::InvalidCredentials, "wrong or already used code")
     }
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::Forbidden, message)

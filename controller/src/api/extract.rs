@@ -190,6 +190,13 @@ pub async fn authenticate(
             ));
         }
     };
+    if needs_enrolment(state, &staff, path)? {
+        return Err(ApiError::new(
+            ErrorCode::TwoFactorSetupRequired,
+            "super admins sign in with a second factor here: set it up first (the \
+             dashboard's Account page, or POST /api/auth/two-factor/setup)",
+        ));
+    }
     if policy.should_touch(kind, odt(last_seen), odt(now)) {
         let idle = policy.cookie_idle.whole_seconds();
         activity().touch(token_hash, now, idle);
@@ -304,6 +311,20 @@ pub async fn end_session(state: &AppState, token_hash: &TokenHash) {
     if let Err(e) = deleted {
         tracing::warn!(error = %e, "could not delete a session");
     }
+}
+
+/// Whether `staff`, who must have a second factor and has none yet, asks for something other
+/// than setting it up (or signing out).
+fn needs_enrolment(state: &AppState, staff: &StaffRecord, path: &str) -> Result<bool, ApiError> {
+    if !crate::api::two_factor::required_for(state, staff) || enrolment_path(path) {
+        return Ok(false);
+    }
+    Ok(crate::api::auth::two_factor_of(state, staff)?.is_none())
+}
+
+/// What a super admin without a required second factor may still reach.
+fn enrolment_path(path: &str) -> bool {
+    path.starts_with("/api/auth/") || path.starts_with("/account") || path == "/logout"
 }
 
 /// When each cookie session was last active, in this process.

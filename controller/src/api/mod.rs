@@ -20,6 +20,7 @@ pub mod sites;
 pub mod staff;
 pub mod system;
 pub mod tokens;
+pub mod two_factor;
 
 use axum::Router;
 
@@ -29,6 +30,7 @@ use crate::app::AppState;
 pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
     let (api, mut doc) = openapi::router()
         .merge(auth::routes())
+        .merge(two_factor::routes())
         .merge(keys::routes())
         .merge(staff::routes())
         .merge(packages::routes())

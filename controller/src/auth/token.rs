@@ -51,6 +51,8 @@ impl SessionKind {
 }
 
 const CSRF_PREFIX: &str = "hfx_";
+/// Dashboard sign-in tickets' prefix (between the password and the code step).
+const TICKET_PREFIX: &str = "hft_";
 /// API keys' prefix (`Authorization: Bearer hfk_…`).
 const API_KEY_PREFIX: &str = "hfk_";
 
@@ -242,6 +244,12 @@ impl fmt::Debug for CsrfToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("CsrfToken(<redacted>)")
     }
+}
+
+/// A new sign-in ticket (see `auth::two_factor::SignInTickets`): 256 random bits, kept
+/// only as its [`TokenHash`].
+pub fn sign_in_ticket(rng: &mut impl CryptoRng) -> String {
+    random_text(TICKET_PREFIX, rng)
 }
 
 fn random_text(prefix: &str, rng: &mut impl CryptoRng) -> String {

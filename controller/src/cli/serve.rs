@@ -169,6 +169,7 @@ pub async fn serve_until(
     let state = AppState(Arc::new(AppInner {
         hasher: PasswordHasher::new(config.auth.password_params())?,
         throttle: Mutex::new(LoginThrottle::new(config.auth.throttle.throttle_config())),
+        sign_in_tickets: Mutex::default(),
         store: Arc::new(store.clone()),
         keyring,
         fleet: fleet.clone(),

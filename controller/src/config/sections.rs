@@ -194,6 +194,10 @@ pub struct AuthConfig {
     pub argon2_iterations: u32,
     /// Argon2id lanes. Default 1.
     pub argon2_parallelism: u32,
+    /// Super admins must sign in with a second factor (TOTP). One who has none set up may
+    /// only enrol (`/account/security`, `/api/auth/two-factor/*`) until they do. Default true;
+    /// the demo turns it off.
+    pub require_2fa_for_admins: bool,
     /// `[auth.throttle]`.
     pub throttle: ThrottleSettings,
 }
@@ -207,6 +211,7 @@ impl Default for AuthConfig {
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,
+            require_2fa_for_admins: true,
             throttle: ThrottleSettings::default(),
         }
     }

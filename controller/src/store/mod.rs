@@ -44,7 +44,7 @@ pub use query::{
 pub use records::{
     Actor, ApiKeyRecord, ApiKeyScope, AuditEntry, HealRecord, NewApiKey, NewRouter, NewStaff,
     PackageRecord, Role, RouterObservation, RouterRecord, RouterUpdate, SessionKind, SessionRecord,
-    Site, StaffRecord, StaffUpdate, Stamp,
+    Site, SpendFactor, StaffRecord, StaffUpdate, Stamp, TwoFactorRecord,
 };
 pub use report::{DriftKind, DriftLine, Report, ReportBody, Revenue, Tally};
 pub use voucher::{
@@ -195,6 +195,28 @@ pub trait Store: Send + Sync {
     /// Ends every session of a staff member (disabled, password changed).
     fn delete_sessions_of(&self, staff: StaffId) -> Result<Written<usize>, StoreError>;
     fn purge_expired_sessions(&self, now: i64) -> Result<Written<usize>, StoreError>;
+
+    // --- two-factor sign-in ---
+    fn two_factor(&self, staff: StaffId) -> Result<Option<TwoFactorRecord>, StoreError>;
+    /// Writes a staff member's second factor (set-up, confirmation, new recovery codes),
+    /// audited as `action`.
+    fn put_two_factor(
+        &self,
+        record: &TwoFactorRecord,
+        action: &str,
+        by: &Stamp,
+    ) -> Result<Written<()>, StoreError>;
+    /// Removes a staff member's second factor (audited); `false` when there was none.
+    fn remove_two_factor(&self, staff: StaffId, by: &Stamp) -> Result<Written<bool>, StoreError>;
+    /// Spends a TOTP step or a recovery code of an enabled second factor: `false` (and
+    /// nothing written) when the step is not later than the last accepted one or the
+    /// recovery code is unknown or spent. A recovery code's use is audited.
+    fn spend_two_factor(
+        &self,
+        staff: StaffId,
+        spend: SpendFactor,
+        at: i64,
+    ) -> Result<Written<bool>, StoreError>;
 
     // --- API keys ---
     /// A new key acting as `by`'s staff member; audited.

@@ -14,7 +14,7 @@ use hotspot_pki::{SiteId, TokenRecord};
 use hotspot_shared::domain::{
     HealthSample, Package, RouterFailure, RouterId, RouterInfo, RouterSpec, RouterTls, StaffId,
 };
-use hotspot_shared::secretbox::{Keyring, OpenError, Place, SecretBytes, StoredSecret};
+use hotspot_shared::secretbox::{Keyring, OpenError, Place, Sealed, SecretBytes, StoredSecret};
 use serde::{Deserialize, Serialize};
 
 use super::codec::Record;
@@ -233,6 +233,52 @@ pub struct SessionRecord {
     pub expires_at: i64,
 }
 
+/// A staff account's second factor (see `auth::two_factor`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorRecord {
+    pub staff: StaffId,
+    /// The TOTP secret, sealed at [`TwoFactorRecord::secret_place`].
+    pub secret: Sealed,
+    /// When a code from the app confirmed the enrolment; `None` while it is being set up
+    /// (sign-in does not ask for codes then).
+    pub confirmed_at: Option<i64>,
+    /// SHA-256 hashes of the unused recovery codes.
+    pub recovery: Vec<[u8; 32]>,
+    /// The last TOTP step accepted: a code of this step or an earlier one is refused.
+    pub last_step: u64,
+    pub created_at: i64,
+}
+
+impl TwoFactorRecord {
+    /// Where staff `id`'s TOTP secret is sealed (the AES-GCM associated data).
+    pub fn secret_place(id: StaffId) -> Place {
+        Place::two_factor_secret(id.0.to_string())
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.confirmed_at.is_some()
+    }
+}
+
+impl fmt::Debug for TwoFactorRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwoFactorRecord")
+            .field("staff", &self.staff)
+            .field("confirmed_at", &self.confirmed_at)
+            .field("recovery_left", &self.recovery.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A second factor being spent at sign-in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SpendFactor {
+    /// A TOTP code of this step (it must be later than the last one accepted).
+    Step(u64),
+    /// The recovery code with this hash (it must be unused).
+    Recovery([u8; 32]),
+}
+
 /// What an API key may do. It acts as the super admin who made it, narrowed to this.
 /// (Externally tagged: postcard, the ledger's encoding, reads no internally tagged enums.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -374,4 +420,5 @@ record!(
     TokenRecord => "enrollment token",
     HealRecord => "heal",
     ApiKeyRecord => "api key",
+    TwoFactorRecord => "two-factor record",
 );

@@ -19,6 +19,8 @@ use crate::auth::csrf::CsrfError;
 pub enum WebError {
     /// No session: to the sign-in page, then back to `next`.
     SignIn { next: Option<String> },
+    /// Somewhere the viewer must go first (a super admin without a required second factor).
+    GoTo(&'static str),
     /// An error page.
     Page {
         status: StatusCode,
@@ -126,6 +128,7 @@ impl IntoResponse for WebError {
                 };
                 redirect(&to)
             }
+            WebError::GoTo(to) => redirect(to),
             WebError::Page {
                 status,
                 title,

@@ -2,7 +2,7 @@
 
 use hotspot_ui::{Layout, NavItem};
 
-use super::nav::{ADMIN, SELLING};
+use super::nav::{ACCOUNT, ADMIN, SELLING};
 use super::viewer::Viewer;
 
 /// The product line in the header.
@@ -21,6 +21,7 @@ pub fn layout_for(viewer: &Viewer, title: &str) -> Layout {
         nav.extend(ADMIN.iter().map(|(h, l)| NavItem::new(*h, *l, current)));
     }
     nav.extend(SELLING.iter().map(|(h, l)| NavItem::new(*h, *l, current)));
+    nav.extend(ACCOUNT.iter().map(|(h, l)| NavItem::new(*h, *l, current)));
     // `/staff` would light up for `/staff/vouchers` too: keep only the most specific match.
     let best = nav.iter().filter(|n| n.active).map(|n| n.href.len()).max();
     for n in &mut nav {

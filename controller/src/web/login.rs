@@ -19,17 +19,21 @@ use super::error::{PageResult, WebError, redirect};
 use super::layout::{home_of, public};
 use super::render::render;
 use super::session::{CsrfForm, Viewer, clear_csrf_cookie, csrf_cookie};
-use crate::api::auth::{LoginRequest, open_session, sign_in};
+use crate::api::auth::{check_code, check_password, open_session, signed_in, two_factor_of};
 use crate::api::error::ErrorCode;
 use crate::api::extract::{ClientAddr, authenticate, end_session, expected_origin};
 use crate::app::AppState;
 use crate::auth::csrf::{self, CsrfError};
-use crate::auth::token::SessionKind;
+use crate::auth::token::{SessionKind, TokenHash, sign_in_ticket};
+use crate::auth::two_factor::{PendingSignIn, SignInTickets, TICKET_SECS};
+use crate::store::StaffRecord;
+use hotspot_shared::domain::StaffId;
 
 pub fn routes() -> axum::Router<AppState> {
     Router::new()
         .route("/", get(start))
         .route("/login", post(login))
+        .route("/login/code", post(login_code))
         .route("/logout", post(logout))
 }
 
@@ -87,6 +91,49 @@ struct LoginForm {
     next: Option<String>,
 }
 
+#[derive(Template)]
+#[template(path = "login_code.html")]
+struct CodePage {
+    layout: Layout,
+    username: String,
+    ticket: String,
+    next: String,
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    ticket: String,
+    #[serde(default)]
+    code: String,
+    next: Option<String>,
+}
+
+/// The sign-in page again, with what went wrong.
+fn login_again(status: StatusCode, message: String, username: String, next: String) -> Response {
+    let page = LoginPage {
+        layout: public("Sign in").with_flash(Some(Flash::error(message))),
+        username,
+        next,
+    };
+    (status, render(&page)).into_response()
+}
+
+fn refused(e: &crate::api::error::ApiError) -> String {
+    match e.code() {
+        ErrorCode::InvalidCredentials => "Wrong username or password.".to_owned(),
+        ErrorCode::ValidationFailed => "Enter your username and password.".to_owned(),
+        _ => e.message().to_owned(),
+    }
+}
+
+/// Login CSRF: only our own pages sign a browser in.
+fn check_login_origin(state: &AppState, headers: &HeaderMap) -> Result<(), CsrfError> {
+    expected_origin(state, headers)
+        .ok_or(CsrfError::MissingOrigin)
+        .and_then(|o| csrf::check_origin(headers, &o))
+}
+
 async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -94,36 +141,113 @@ async fn login(
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref()).unwrap_or("").to_owned();
-    let again = |status: StatusCode, message: String, username: String| {
-        let page = LoginPage {
-            layout: public("Sign in").with_flash(Some(Flash::error(message))),
-            username,
-            next: next.clone(),
-        };
-        (status, render(&page)).into_response()
-    };
-    let origin_ok = expected_origin(&state, &headers)
-        .ok_or(CsrfError::MissingOrigin)
-        .and_then(|o| csrf::check_origin(&headers, &o));
-    if let Err(e) = origin_ok {
+    if let Err(e) = check_login_origin(&state, &headers) {
         return WebError::from(e).into_response();
     }
-    let req = LoginRequest {
-        username: form.username.clone(),
-        password: form.password,
-    };
-    let staff = match sign_in(&state, addr, &req).await {
+    let staff = match check_password(&state, addr, &form.username, &form.password).await {
         Ok(s) => s,
-        Err(e) => {
-            let message = match e.code() {
-                ErrorCode::InvalidCredentials => "Wrong username or password.".to_owned(),
-                ErrorCode::ValidationFailed => "Enter your username and password.".to_owned(),
-                _ => e.message().to_owned(),
-            };
-            return again(e.status(), message, form.username);
-        }
+        Err(e) => return login_again(e.status(), refused(&e), form.username, next),
     };
-    let session = match open_session(&state, &staff, SessionKind::Cookie).await {
+    match two_factor_of(&state, &staff) {
+        Ok(None) => {}
+        Ok(Some(_)) => return code_step(&state, &staff, next, None),
+        Err(e) => return WebError::from(e).into_response(),
+    }
+    signed_in(&state, addr, &staff);
+    start_session(&state, &staff, &next).await
+}
+
+/// The code step of a sign-in whose password was right: a ticket stands for it until the
+/// code comes.
+fn code_step(
+    state: &AppState,
+    staff: &StaffRecord,
+    next: String,
+    flash: Option<Flash>,
+) -> Response {
+    let ticket = sign_in_ticket(&mut rand::rng());
+    let now = state.now();
+    let pending = PendingSignIn {
+        staff: staff.id.0,
+        username: staff.username.clone(),
+        next: next.clone(),
+        expires_at: now + TICKET_SECS,
+    };
+    tickets(state).insert(TokenHash::of(&ticket), pending, now);
+    let page = CodePage {
+        layout: public("Two-factor sign-in").with_flash(flash),
+        username: staff.username.clone(),
+        ticket,
+        next,
+    };
+    render(&page)
+}
+
+fn tickets(state: &AppState) -> std::sync::MutexGuard<'_, SignInTickets> {
+    state
+        .sign_in_tickets
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn login_code(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Response {
+    if let Err(e) = check_login_origin(&state, &headers) {
+        return WebError::from(e).into_response();
+    }
+    let hash = TokenHash::of(&form.ticket);
+    let pending = tickets(&state).get(&hash, state.now()).cloned();
+    let Some(pending) = pending else {
+        let message = "That sign-in took too long: sign in again.".to_owned();
+        let next = safe_next(form.next.as_deref()).unwrap_or("").to_owned();
+        return login_again(StatusCode::UNAUTHORIZED, message, String::new(), next);
+    };
+    let staff = match state.store.staff(StaffId(pending.staff)) {
+        Ok(Some(s)) if !s.disabled => s,
+        Ok(_) => {
+            tickets(&state).remove(&hash);
+            let message = "This account is disabled.".to_owned();
+            return login_again(
+                StatusCode::FORBIDDEN,
+                message,
+                pending.username,
+                pending.next,
+            );
+        }
+        Err(e) => return WebError::from(crate::api::extract::store_err(e)).into_response(),
+    };
+    if let Err(e) = check_code(&state, addr, &staff, form.code.trim()).await {
+        if e.code() == ErrorCode::Throttled {
+            tickets(&state).remove(&hash);
+            return login_again(
+                e.status(),
+                e.message().to_owned(),
+                pending.username,
+                pending.next,
+            );
+        }
+        // The same ticket stays good for another try (the throttle counts them).
+        let page = CodePage {
+            layout: public("Two-factor sign-in")
+                .with_flash(Some(Flash::error("Wrong or already used code.".to_owned()))),
+            username: staff.username.clone(),
+            ticket: form.ticket,
+            next: pending.next,
+        };
+        return (e.status(), render(&page)).into_response();
+    }
+    tickets(&state).remove(&hash);
+    signed_in(&state, addr, &staff);
+    start_session(&state, &staff, &pending.next).await
+}
+
+/// Opens a cookie session for `staff` and sends them on.
+async fn start_session(state: &AppState, staff: &StaffRecord, next: &str) -> Response {
+    let session = match open_session(state, staff, SessionKind::Cookie).await {
         Ok(s) => s,
         Err(e) => return WebError::from(e).into_response(),
     };
@@ -141,7 +265,7 @@ async fn login(
     } else {
         "/staff"
     };
-    let to = if next.is_empty() { home } else { next.as_str() };
+    let to = if next.is_empty() { home } else { next };
     let mut response = redirect(to);
     let h = response.headers_mut();
     h.append(SET_COOKIE, settings.set_cookie(&session.token));

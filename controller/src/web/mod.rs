@@ -4,7 +4,8 @@
 //! - `/static/…` — the shared UI crate's embedded stylesheet, script and icon;
 //! - `/staff…` — selling: generate vouchers, watch them reach the router, print, "my vouchers"
 //!   ([`staff`]); `/staff/print` and `/admin/print` — the voucher sheet ([`print`]);
-//! - `/admin…` — super admins ([`admin`], filled by the admin pages).
+//! - `/admin…` — super admins ([`admin`], filled by the admin pages);
+//! - `/account…` — the signed-in person's own two-factor sign-in ([`account`]).
 //!
 //! Shape: templates live in `ui/templates` (the controller's `askama.toml` points there), so
 //! pages extend the shared `base.html`; handlers take a [`session::Viewer`] (any signed-in
@@ -17,6 +18,7 @@
 //! pages inside it; [`session`] finds the viewer and answers with the frame's error pages; the
 //! pages use all of these; this module only mounts the pages, and nothing imports it back.
 
+pub mod account;
 pub mod admin;
 pub mod error;
 pub mod layout;
@@ -43,6 +45,7 @@ use error::WebError;
 pub fn router() -> Router<AppState> {
     let pages = Router::new()
         .merge(login::routes())
+        .merge(account::routes())
         .merge(staff::routes())
         .merge(print::routes())
         .merge(admin::routes())

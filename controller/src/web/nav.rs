@@ -18,3 +18,6 @@ pub const ADMIN: &[(&str, &str)] = &[
 
 /// Sections every signed-in person has (admins may sell too).
 pub const SELLING: &[(&str, &str)] = &[("/staff", "Sell"), ("/staff/vouchers", "My vouchers")];
+
+/// The signed-in person's own settings (two-factor sign-in).
+pub const ACCOUNT: &[(&str, &str)] = &[("/account", "Account")];

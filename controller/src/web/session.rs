@@ -65,6 +65,7 @@ impl FromRequestParts<AppState> for Viewer {
                 ErrorCode::Unauthorized => WebError::SignIn {
                     next: next_target(&parts.method, parts.uri.path_and_query()),
                 },
+                ErrorCode::TwoFactorSetupRequired => WebError::GoTo("/account"),
                 _ => WebError::from(e),
             })?;
         if principal.kind() != SessionKind::Cookie {

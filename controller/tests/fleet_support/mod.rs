@@ -88,6 +88,7 @@ impl Controller {
         };
         config.fleet.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.fleet.server_name = "localhost".into();
+        config.auth.require_2fa_for_admins = false;
         tweak(&mut config);
         pki::bootstrap(&config).expect("certificates");
         let store =
@@ -105,6 +106,7 @@ impl Controller {
         let ca = pki::load_ca(&config).expect("CA");
         let state = AppState(Arc::new(AppInner {
             throttle: Mutex::new(LoginThrottle::new(config.auth.throttle.throttle_config())),
+            sign_in_tickets: Mutex::default(),
             config,
             store: Arc::new(store.clone()),
             keyring: Arc::new(Keyring::new(MasterKey::from_bytes(KeyId(1), [9; 32]))),

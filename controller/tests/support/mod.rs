@@ -112,6 +112,8 @@ impl TestApp {
         let fleet_addr = fleet.local_addr().expect("fleet address");
         let mut config = Config::default();
         config.vouchers.confirm_wait_ms = 3000;
+        // Tests sign in as super admins with a password; the 2FA tests turn this back on.
+        config.auth.require_2fa_for_admins = false;
         tweak(&mut config);
         let skew = Arc::new(AtomicI64::new(0));
         let throttle = LoginThrottle::new(config.auth.throttle.throttle_config());
@@ -122,6 +124,7 @@ impl TestApp {
             fleet,
             hasher: PasswordHasher::new(PasswordParams::FAST_INSECURE).expect("hasher"),
             throttle: Mutex::new(throttle),
+            sign_in_tickets: Mutex::default(),
             metrics: Metrics::new(),
             clock: {
                 let (wall, skew) = (system_clock(), skew.clone());
@@ -149,6 +152,11 @@ impl TestApp {
             skew,
             server,
         }
+    }
+
+    /// The application's clock (Unix seconds).
+    pub fn now(&self) -> i64 {
+        OffsetDateTime::now_utc().unix_timestamp() + self.skew.load(Ordering::Relaxed)
     }
 
     /// Moves the application's clock `secs` forward.

@@ -23,6 +23,7 @@
 //! | `ledger/vouchers/counts` | site ‖ 0 ‖ router BE ‖ state | count, u64 BE |
 //! | `ledger/staff` | staff u64 BE | [`StaffRecord`](crate::store::StaffRecord) |
 //! | `ledger/staff/by-name` | lower-case user name | staff u64 BE |
+//! | `ledger/staff/two-factor` | staff u64 BE | [`TwoFactorRecord`](crate::store::TwoFactorRecord) |
 //! | `ledger/sessions` | token hash | [`SessionRecord`](crate::store::SessionRecord) |
 //! | `ledger/sessions/by-staff` | staff BE ‖ token hash | empty |
 //! | `ledger/audit` | t ‖ `audit` counter u64 BE | [`AuditEntry`](crate::store::AuditEntry) |
@@ -60,6 +61,7 @@ pub enum T {
     Counts,
     Staff,
     StaffByName,
+    TwoFactor,
     Sessions,
     SessionsByStaff,
     ApiKeys,
@@ -89,6 +91,7 @@ impl T {
             T::Counts => "ledger/vouchers/counts",
             T::Staff => "ledger/staff",
             T::StaffByName => "ledger/staff/by-name",
+            T::TwoFactor => "ledger/staff/two-factor",
             T::Sessions => "ledger/sessions",
             T::SessionsByStaff => "ledger/sessions/by-staff",
             T::ApiKeys => "ledger/api-keys",

@@ -4,7 +4,9 @@
 //! name and is written in the same transaction as the account, so two concurrent sign-ups of
 //! `Alice` and `alice` cannot both succeed. Sessions are stored under the hash of their token
 //! (the token itself never reaches the store) with a per-staff index, so an account's sessions
-//! can all be ended when it is disabled or its password changes.
+//! can all be ended when it is disabled or its password changes. A second factor is a record
+//! of its own per account (`ledger/staff/two-factor`); spending a code or a recovery code is a
+//! compare-and-set in one transaction, so two sign-ins cannot both spend the same one.
 
 use hotspot_shared::domain::{RouterId, StaffId};
 
@@ -16,7 +18,7 @@ use crate::store::codec::decode;
 use crate::store::error::StoreError;
 use crate::store::records::{
     Actor, ApiKeyRecord, ApiKeyScope, NewApiKey, NewStaff, RouterRecord, SessionRecord,
-    StaffRecord, StaffUpdate, Stamp,
+    SpendFactor, StaffRecord, StaffUpdate, Stamp, TwoFactorRecord,
 };
 use crate::store::written::Written;
 
@@ -346,5 +348,90 @@ impl EmbeddedStore {
             tx.audit(&by.audit("api-key.use", format!("api-key-{id}"), what))
         })?;
         Ok(self.written(()))
+    }
+
+    pub(super) fn two_factor_impl(
+        &self,
+        staff: StaffId,
+    ) -> Result<Option<TwoFactorRecord>, StoreError> {
+        get(&self.snapshot()?, T::TwoFactor, &id_key(staff.0))
+    }
+
+    pub(super) fn put_two_factor_impl(
+        &self,
+        record: &TwoFactorRecord,
+        action: &str,
+        by: &Stamp,
+    ) -> Result<Written<()>, StoreError> {
+        self.run(|tx| {
+            if !tx.has(T::Staff, &id_key(record.staff.0))? {
+                return Err(StoreError::NotFound {
+                    kind: "staff",
+                    id: record.staff.to_string(),
+                });
+            }
+            tx.put(T::TwoFactor, &id_key(record.staff.0), record)?;
+            let detail = format!("{} recovery codes", record.recovery.len());
+            tx.audit(&by.audit(action, record.staff, detail))
+        })?;
+        Ok(self.written(()))
+    }
+
+    pub(super) fn remove_two_factor_impl(
+        &self,
+        staff: StaffId,
+        by: &Stamp,
+    ) -> Result<Written<bool>, StoreError> {
+        let removed = self.run(|tx| {
+            let key = id_key(staff.0);
+            if !tx.has(T::TwoFactor, &key)? {
+                return Ok(false);
+            }
+            tx.remove(T::TwoFactor, &key)?;
+            tx.audit(&by.audit("staff.two-factor.remove", staff, ""))?;
+            Ok(true)
+        })?;
+        Ok(self.written(removed))
+    }
+
+    pub(super) fn spend_two_factor_impl(
+        &self,
+        staff: StaffId,
+        spend: SpendFactor,
+        at: i64,
+    ) -> Result<Written<bool>, StoreError> {
+        let spent = self.run(|tx| {
+            let key = id_key(staff.0);
+            let Some(mut record) = tx.get::<TwoFactorRecord>(T::TwoFactor, &key)? else {
+                return Ok(false);
+            };
+            if !record.is_enabled() {
+                return Ok(false);
+            }
+            match spend {
+                SpendFactor::Step(step) => {
+                    if step <= record.last_step {
+                        return Ok(false);
+                    }
+                    record.last_step = step;
+                    tx.put(T::TwoFactor, &key, &record)?;
+                }
+                SpendFactor::Recovery(hash) => {
+                    let Some(i) = record.recovery.iter().position(|h| *h == hash) else {
+                        return Ok(false);
+                    };
+                    record.recovery.swap_remove(i);
+                    tx.put(T::TwoFactor, &key, &record)?;
+                    let left = format!("{} left", record.recovery.len());
+                    tx.audit(&Stamp::staff(staff, at).audit(
+                        "staff.two-factor.recovery-code-used",
+                        staff,
+                        left,
+                    ))?;
+                }
+            }
+            Ok(true)
+        })?;
+        Ok(self.written(spent))
     }
 }

@@ -11,8 +11,8 @@ use super::layout::{T, id_key};
 use crate::store::{
     ApiKeyRecord, AuditEntry, AuditFilter, ChangeOutcome, CountScope, HealRecord, NewApiKey,
     NewRouter, NewStaff, PackageRecord, Page, PageRequest, Report, RouterObservation, RouterRecord,
-    RouterUpdate, SessionRecord, Site, StaffRecord, StaffUpdate, Stamp, StateCounts, Store,
-    StoreError, VoucherChange, VoucherFilter, VoucherRecord, Written,
+    RouterUpdate, SessionRecord, Site, SpendFactor, StaffRecord, StaffUpdate, Stamp, StateCounts,
+    Store, StoreError, TwoFactorRecord, VoucherChange, VoucherFilter, VoucherRecord, Written,
 };
 
 /// Sessions removed per transaction when purging.
@@ -275,6 +275,32 @@ impl Store for EmbeddedStore {
             total = total.zip(self.delete_sessions(chunk)?).map(|(a, b)| a + b);
         }
         Ok(total)
+    }
+
+    fn two_factor(&self, staff: StaffId) -> Result<Option<TwoFactorRecord>, StoreError> {
+        self.two_factor_impl(staff)
+    }
+
+    fn put_two_factor(
+        &self,
+        record: &TwoFactorRecord,
+        action: &str,
+        by: &Stamp,
+    ) -> Result<Written<()>, StoreError> {
+        self.put_two_factor_impl(record, action, by)
+    }
+
+    fn remove_two_factor(&self, staff: StaffId, by: &Stamp) -> Result<Written<bool>, StoreError> {
+        self.remove_two_factor_impl(staff, by)
+    }
+
+    fn spend_two_factor(
+        &self,
+        staff: StaffId,
+        spend: SpendFactor,
+        at: i64,
+    ) -> Result<Written<bool>, StoreError> {
+        self.spend_two_factor_impl(staff, spend, at)
     }
 
     fn create_api_key(

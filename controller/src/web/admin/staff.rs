@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/staff/{id}", get(edit).post(update))
         .route("/admin/staff/{id}/access", post(set_disabled))
         .route("/admin/staff/{id}/password", post(reset))
+        .route("/admin/staff/{id}/two-factor/reset", post(reset_two_factor))
 }
 
 /// Letters and digits that cannot be mistaken for one another.
@@ -223,6 +224,10 @@ struct EditPage {
     error: FormError,
     /// A new password to hand over, shown once.
     new_password: String,
+    /// The account signs in with a second factor.
+    two_factor: bool,
+    /// It is the viewer's own account.
+    own: bool,
 }
 
 fn load(state: &AppState, id: u64) -> Result<StaffRecord, WebError> {
@@ -243,6 +248,10 @@ const DONE: &[(&str, &str)] = &[
     (
         "password",
         "The password was changed and the member's sessions were ended.",
+    ),
+    (
+        "two-factor",
+        "Two-factor sign-in was reset: the next sign-in asks for the password only (a super admin is then asked to set it up again).",
     ),
 ];
 
@@ -266,6 +275,8 @@ fn edit_page(
         routers: choices(state, &ticked)?,
         error,
         new_password,
+        two_factor: crate::api::auth::two_factor_of(state, &s)?.is_some(),
+        own: s.id == admin.staff_id(),
     };
     Ok((status, render(&page)).into_response())
 }
@@ -381,6 +392,18 @@ async fn reset(
             )
         }
         Ok(_) => Ok(redirect(&format!("/admin/staff/{id}?done=password"))),
+        Err(e) => edit_page(&state, &admin, id, FormError::of(&e), String::new(), None),
+    }
+}
+
+async fn reset_two_factor(
+    State(state): State<AppState>,
+    admin: AdminViewer,
+    Path(id): Path<u64>,
+    CsrfForm(_): CsrfForm<Fields>,
+) -> PageResult {
+    match crate::api::two_factor::reset(&state, &admin.principal, StaffId(id)).await {
+        Ok(()) => Ok(redirect(&format!("/admin/staff/{id}?done=two-factor"))),
         Err(e) => edit_page(&state, &admin, id, FormError::of(&e), String::new(), None),
     }
 }
