@@ -1,4 +1,5 @@
-//! Commands that work on the ledger directly: `admin create`, `site add|token|revoke`.
+//! Commands that work on the ledger directly: `admin create|reset-2fa`,
+//! `site add|token|revoke`.
 //!
 //! They open the same database file as `serve`, which holds it exclusively: run them while the
 //! controller is stopped, or use the HTTP API. Each says what it did in one line and makes its
@@ -22,6 +23,51 @@ const BUSY_API: &str = "stop the controller, or use the HTTP API";
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[derive(Debug, Args)]
+pub struct ResetTwoFactorArgs {
+    #[command(flatten)]
+    source: ConfigSource,
+    /// The account whose second factor goes (its phone and recovery codes are lost).
+    #[arg(long)]
+    username: String,
+}
+
+/// Removes an account's second factor: the way back in when the last super admin lost both
+/// the phone and the recovery codes (anyone else is reset by a super admin on the Staff page).
+pub fn admin_reset_two_factor(args: ResetTwoFactorArgs) -> anyhow::Result<()> {
+    let config = args.source.load()?;
+    let store = open_db(&config, "stop the controller first")?;
+    let Some(staff) = store.staff_by_username(args.username.trim())? else {
+        bail!("there is no account {:?}", args.username.trim());
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let removed = runtime.block_on(async {
+        store
+            .remove_two_factor(staff.id, &Stamp::system(now()))?
+            .durable()
+            .await
+    })?;
+    if removed {
+        println!(
+            "two-factor sign-in of {} removed; it signs in with the password{}",
+            staff.username,
+            if staff.role == Role::SuperAdmin && config.auth.require_2fa_for_admins {
+                " and is asked to set it up again"
+            } else {
+                ""
+            }
+        );
+    } else {
+        println!(
+            "{} has no two-factor sign-in; nothing changed",
+            staff.username
+        );
+    }
+    Ok(())
 }
 
 #[derive(Debug, Args)]

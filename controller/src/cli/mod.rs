@@ -54,6 +54,10 @@ enum AdminCommand {
     /// Create a super admin. The password is read from an environment variable or stdin;
     /// there is no default password.
     Create(ledger_cmds::AdminCreateArgs),
+    /// Remove an account's two-factor sign-in (a lost phone and lost recovery codes; the
+    /// controller stopped). Other super admins can do it on the Staff page instead.
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor(ledger_cmds::ResetTwoFactorArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +84,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Admin(AdminCommand::Create(args)) => ledger_cmds::admin_create(args),
+        Command::Admin(AdminCommand::ResetTwoFactor(args)) => {
+            ledger_cmds::admin_reset_two_factor(args)
+        }
         Command::Site(SiteCommand::Add(args)) => ledger_cmds::site_add(args),
         Command::Site(SiteCommand::Token(args)) => ledger_cmds::site_token(args),
         Command::Site(SiteCommand::Revoke(args)) => ledger_cmds::site_revoke(args),
