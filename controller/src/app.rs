@@ -24,6 +24,8 @@ use crate::store::Store;
 
 /// The controller's end of the fleet link.
 pub type Fleet = LinkServer<Command, Event, Query, Answer>;
+/// A [`Fleet`] handle that does not keep it alive.
+pub type WeakFleet = hotspot_link::WeakLinkServer<Command, Event, Query, Answer>;
 
 /// Unix seconds now; injected so jobs and expiry can be tested without sleeping.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;

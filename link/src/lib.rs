@@ -60,7 +60,7 @@ pub use outbox::{PushAbort, PushWithError};
 pub use peer::PeerId;
 pub use recording::RecordingInbox;
 pub use registry::{SiteEvent, SiteStatus};
-pub use server::{LinkServer, ServerTls};
+pub use server::{LinkServer, ServerTls, WeakLinkServer};
 pub use udp::bind_udp;
 pub use wire::{CloseCode, EnrollGrant, EnrollReply, EnrollRequest};
 

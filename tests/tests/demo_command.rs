@@ -1,6 +1,7 @@
 //! The README's first command, run as a command: `hotspot-demo --once` on free ports sets up
 //! the fleet (PKI, enrollment over QUIC, routers added through the API), prints the generated
-//! passwords and each router as read now through its agent, and exits 0.
+//! passwords, the week of simulated past it wrote, and each router as read now through its
+//! agent, and exits 0.
 
 use std::process::Command;
 
@@ -28,6 +29,12 @@ fn the_demo_command_sets_up_the_fleet_and_prints_each_router() {
     );
     assert!(stdout.contains("super admin admin / "), "{stdout}");
     assert!(stdout.contains("staff       staff / "), "{stdout}");
+    assert!(
+        stdout.contains("A week of simulated past: ")
+            && stdout.contains("was offline on the afternoon of")
+            && stdout.contains("the reconciliation of"),
+        "a new demo has its past: {stdout}"
+    );
     let routers: Vec<&str> = stdout
         .lines()
         .filter(|l| l.trim_start().starts_with("router "))

@@ -143,6 +143,17 @@ pub async fn serve_until(
     config: Config,
     until: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_until_with(config, until, None).await
+}
+
+/// [`serve_until`], handing the application's state to `started` once it serves: the demo
+/// writes its simulated past into the running ledger through it. The receiver must drop the
+/// state before the controller is stopped (the ledger closes when the last handle goes).
+pub async fn serve_until_with(
+    config: Config,
+    until: impl std::future::Future<Output = ()> + Send + 'static,
+    started: Option<tokio::sync::oneshot::Sender<AppState>>,
+) -> anyhow::Result<()> {
     install_crypto();
     let store = open_db(
         &config,
@@ -201,6 +212,9 @@ pub async fn serve_until(
         .await
         .with_context(|| format!("listening on {}", http.listen))?;
     tracing::info!(http = %http.listen, fleet = %fleet.local_addr()?, "controller serving");
+    if let Some(started) = started {
+        let _ = started.send(state.clone());
+    }
     let served = match (&http.tls_cert, &http.tls_key) {
         (Some(cert), Some(key)) => {
             let tls = super::https::TlsListener::new(
@@ -226,13 +240,11 @@ pub async fn serve_until(
         tracing::warn!("a job did not stop within 15 s");
     }
     fleet.shutdown().await.context("closing the fleet link")?;
-    follower.abort();
-    healer.abort();
-    if let Some(scrape) = scrape {
-        scrape.abort();
-    }
-    if let Some(backups) = backups {
-        backups.abort();
+    // Aborted, then awaited: once this returns, nothing of this run holds the ledger.
+    let tasks = [Some(follower), Some(healer), scrape, backups];
+    for task in tasks.into_iter().flatten() {
+        task.abort();
+        let _ = task.await;
     }
     state
         .store

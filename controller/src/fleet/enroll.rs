@@ -31,13 +31,15 @@ pub struct FleetSigner {
     validity: time::Duration,
     /// The link this signer serves, set once it runs: an enrolled site's link numbering
     /// starts over, since the new agent has no link state.
-    fleet: Arc<std::sync::OnceLock<crate::app::Fleet>>,
+    /// Weak: the link holds this signer in its hooks, so a strong handle back would be a
+    /// cycle that keeps the link and the ledger's database open after shutdown.
+    fleet: Arc<std::sync::OnceLock<crate::app::WeakFleet>>,
 }
 
 impl FleetSigner {
     /// Gives the signer the link it serves (once; later calls are ignored).
     pub fn attach(&self, fleet: crate::app::Fleet) {
-        let _ = self.fleet.set(fleet);
+        let _ = self.fleet.set(fleet.downgrade());
     }
 
     pub fn new(ca: Arc<FleetCa>, store: Arc<dyn Store>, clock: Clock) -> Self {
@@ -129,7 +131,7 @@ impl Enroller for FleetSigner {
             .sign(&record.site_id, &request.csr_der)
             .await
             .map_err(EnrollRefusal)?;
-        if let Some(fleet) = self.fleet.get() {
+        if let Some(fleet) = self.fleet.get().and_then(|f| f.upgrade()) {
             let loss = fleet.reset_site(&record.site_id).await.map_err(|e| {
                 EnrollRefusal(format!(
                     "the controller could not reset the site's link: {e}"

@@ -73,6 +73,43 @@ impl<Cmd, Evt, Q, R> Clone for LinkServer<Cmd, Evt, Q, R> {
     }
 }
 
+/// A [`LinkServer`] handle that does not keep it alive: for what the server itself holds (its
+/// hooks), which a strong handle would tie into a cycle that never frees the server and its
+/// database.
+pub struct WeakLinkServer<Cmd, Evt, Q, R> {
+    inner: std::sync::Weak<Inner<Evt, Q, R>>,
+    _cmd: PhantomData<fn(Cmd)>,
+}
+
+impl<Cmd, Evt, Q, R> Clone for WeakLinkServer<Cmd, Evt, Q, R> {
+    fn clone(&self) -> Self {
+        WeakLinkServer {
+            inner: self.inner.clone(),
+            _cmd: PhantomData,
+        }
+    }
+}
+
+impl<Cmd, Evt, Q, R> WeakLinkServer<Cmd, Evt, Q, R> {
+    /// The server, while something else still holds it.
+    pub fn upgrade(&self) -> Option<LinkServer<Cmd, Evt, Q, R>> {
+        self.inner.upgrade().map(|inner| LinkServer {
+            inner,
+            _cmd: PhantomData,
+        })
+    }
+}
+
+impl<Cmd, Evt, Q, R> LinkServer<Cmd, Evt, Q, R> {
+    /// A handle that does not keep the server alive.
+    pub fn downgrade(&self) -> WeakLinkServer<Cmd, Evt, Q, R> {
+        WeakLinkServer {
+            inner: Arc::downgrade(&self.inner),
+            _cmd: PhantomData,
+        }
+    }
+}
+
 struct Inner<Evt, Q, R> {
     config: ServerConfig,
     link: Arc<LinkConfig>,

@@ -133,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
         agents_dial: Some(proxy.local_addr()),
         site_pages: None,
         fresh: true,
+        history: false,
     })
     .await?;
     let site = &demo.sites[0];

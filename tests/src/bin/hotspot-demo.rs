@@ -49,6 +49,9 @@ struct Args {
     /// Exit after setting everything up (for scripted checks).
     #[arg(long)]
     once: bool,
+    /// A new demo without its week of simulated past sales and reports.
+    #[arg(long)]
+    no_history: bool,
 }
 
 #[tokio::main]
@@ -81,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         agents_dial: None,
         site_pages,
         fresh: args.fresh,
+        history: !args.no_history,
     })
     .await
     .context("starting the demo (are the ports free? choose others with --http / --fleet)")?;
@@ -114,6 +118,25 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "  {}      the agent's own staff page (works while the uplink is down): http://{page}/",
                 site.id
+            );
+        }
+    }
+    if let Some(past) = &demo.past {
+        println!(
+            "\nA week of simulated past: {} vouchers sold {} to {} by staff, {}; reports made for each day (Reports).",
+            past.vouchers,
+            past.dates.first().map_or("", String::as_str),
+            past.dates.last().map_or("", String::as_str),
+            hotspot_tests::demo::history::SELLERS.join(" and "),
+        );
+        if let Some((date, site)) = &past.offline {
+            println!(
+                "  {site} was offline on the afternoon of {date}: its sales were made at the site and arrived later."
+            );
+        }
+        if let Some((code, date)) = &past.stuck {
+            println!(
+                "  voucher {code}, sold {date}, never reached its router: the reconciliation of {date} found it and sent it again."
             );
         }
     }

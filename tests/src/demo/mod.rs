@@ -8,6 +8,7 @@
 //! demo then does what an operator would through the API: sites, routers (tested by the agent),
 //! packages, a staff account, and a first batch of vouchers per router.
 
+pub mod history;
 pub mod http;
 
 use std::net::SocketAddr;
@@ -17,9 +18,11 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use hotspot_agent::enroll::{EnrollOptions, enroll};
 use hotspot_agent::runtime::AgentHandle;
+use hotspot_controller::app::AppState;
 use hotspot_controller::auth::password::PasswordHasher;
 use hotspot_controller::config::{Config, default_toml};
 use hotspot_controller::store::{EmbeddedStore, NewStaff, Role, Stamp, Store};
+use hotspot_shared::domain::StaffId;
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -53,6 +56,9 @@ pub struct DemoOptions {
     pub site_pages: Option<SocketAddr>,
     /// Start over even if `data_dir` holds a demo that could be resumed.
     pub fresh: bool,
+    /// On a first start, write a week of past sales and make their reports
+    /// ([`history`]).
+    pub history: bool,
 }
 
 /// A demo's passwords and ids, kept in its data dir to resume it (`demo.json`, 0600).
@@ -93,6 +99,8 @@ pub struct Demo {
     pub packages: Vec<(u64, String)>,
     /// This start resumed an earlier one's data.
     pub resumed: bool,
+    /// The past written on first start (`None` when resumed, or without history).
+    pub past: Option<history::Past>,
     stop: oneshot::Sender<()>,
     controller: JoinHandle<anyhow::Result<()>>,
 }
@@ -178,12 +186,36 @@ async fn start_controller(
     opts: &DemoOptions,
     config: Config,
 ) -> anyhow::Result<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)> {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let mut controller = tokio::spawn(hotspot_controller::cli::serve::serve_until(config, async {
-        let _ = stopped.await;
-    }));
-    wait_healthy(&Api::new(opts.http), &mut controller).await?;
+    let (stop, controller, _) = start_controller_with(opts, config, false).await?;
     Ok((stop, controller))
+}
+
+/// Starts the controller; with `want_state`, also returns its application state.
+async fn start_controller_with(
+    opts: &DemoOptions,
+    config: Config,
+    want_state: bool,
+) -> anyhow::Result<(
+    oneshot::Sender<()>,
+    JoinHandle<anyhow::Result<()>>,
+    Option<AppState>,
+)> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (started_tx, started_rx) = oneshot::channel();
+    let mut controller = tokio::spawn(hotspot_controller::cli::serve::serve_until_with(
+        config,
+        async {
+            let _ = stopped.await;
+        },
+        want_state.then_some(started_tx),
+    ));
+    wait_healthy(&Api::new(opts.http), &mut controller).await?;
+    let state = if want_state {
+        Some(started_rx.await.context("the controller's state")?)
+    } else {
+        None
+    };
+    Ok((stop, controller, state))
 }
 
 /// The demo's layout in `dir`, when it holds one to resume.
@@ -224,7 +256,9 @@ impl Demo {
             .await
             .context("creating the super admin")?;
 
-        let (stop, controller) = start_controller(&opts, config).await?;
+        let config_copy = config.clone();
+        let (stop, controller, started) =
+            start_controller_with(&opts, config, opts.history).await?;
         let anonymous = Api::new(opts.http);
         let admin = anonymous.login("admin", &admin_password).await?;
 
@@ -251,6 +285,11 @@ impl Demo {
                     .await?;
             }
         }
+        let running = (stop, controller);
+        let past = match started {
+            Some(state) => Some(write_history(&config_copy, &admin, state).await?),
+            None => None,
+        };
         let layout = Layout {
             admin_password,
             staff_password,
@@ -265,13 +304,9 @@ impl Demo {
             0o600,
         )?;
         hotspot_pki::files::sync_dir(&opts.data_dir)?;
-        Ok(Demo::running(
-            &opts,
-            layout,
-            sites,
-            false,
-            (stop, controller),
-        ))
+        let mut demo = Demo::running(&opts, layout, sites, false, running);
+        demo.past = past;
+        Ok(demo)
     }
 
     fn running(
@@ -289,6 +324,7 @@ impl Demo {
             sites,
             packages: layout.packages,
             resumed,
+            past: None,
             stop,
             controller,
         }
@@ -346,9 +382,66 @@ impl Demo {
     }
 }
 
+/// Makes the sellers of the past, writes a week of past sales into the running controller's
+/// ledger ([`history::write`]) and has the controller make each past day's report.
+async fn write_history(
+    config: &Config,
+    admin: &Api,
+    state: AppState,
+) -> anyhow::Result<history::Past> {
+    let routers: Vec<u64> = {
+        let list: Value = admin.expect_ok("GET", "/api/routers", None).await?;
+        list["items"]
+            .as_array()
+            .context("router list")?
+            .iter()
+            .filter_map(|r| r["id"].as_u64())
+            .collect()
+    };
+    let mut sellers = Vec::new();
+    let staff_list: Value = admin.expect_ok("GET", "/api/staff", None).await?;
+    let staff_id = staff_list["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|s| s["username"] == "staff"))
+        .and_then(|s| s["id"].as_u64())
+        .context("the staff account")?;
+    sellers.push(StaffId(staff_id));
+    for name in history::SELLERS {
+        let body = json!({"username": name, "password": random_password(), "role": "staff", "routers": routers});
+        let made: Value = admin.expect_ok("POST", "/api/staff", Some(&body)).await?;
+        sellers.push(StaffId(made["id"].as_u64().context("staff id")?));
+    }
+    let store = &state.store;
+    let mut places = Vec::new();
+    for site in store.sites()? {
+        for router in store.routers(Some(&site.id))? {
+            places.push(history::PastSite {
+                site: site.id.clone(),
+                router: router.id,
+                code_prefix: site.code_prefix.clone(),
+            });
+        }
+    }
+    let past = history::write(store.as_ref(), &config.jobs, &places, &sellers, state.now()).await?;
+    drop(state);
+    // The stuck voucher's day first: its report shows the drift and its repair.
+    let mut dates = past.dates.clone();
+    if let Some((_, day)) = &past.stuck {
+        dates.retain(|d| d != day);
+        dates.insert(0, day.clone());
+    }
+    for date in dates {
+        admin
+            .expect_ok("POST", "/api/reports/run", Some(&json!({"date": date})))
+            .await
+            .with_context(|| format!("the report of {date}"))?;
+    }
+    Ok(past)
+}
+
 async fn create_packages(admin: &Api) -> anyhow::Result<Vec<(u64, String)>> {
     let specs = [
-        json!({"name": "1 hour", "price_minor": 100, "currency": "USD", "time_limit": "1h", "rate_limit": "2M/5M"}),
+        json!({"name": "1 hour", "price_minor": 100, "currency": "USD", "time_limit": "1h", "validity": "1d", "rate_limit": "2M/5M"}),
         json!({"name": "1 day", "price_minor": 300, "currency": "USD", "time_limit": "1d", "validity": "1d", "rate_limit": "5M/10M"}),
         json!({"name": "1 GB", "price_minor": 200, "currency": "USD", "time_limit": "1w", "data_limit_bytes": "1G", "validity": "7d"}),
     ];

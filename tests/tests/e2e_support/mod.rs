@@ -24,6 +24,7 @@ pub fn options(sites: usize, dir: &Path) -> DemoOptions {
         agents_dial: None,
         site_pages: None,
         fresh: true,
+        history: false,
     }
 }
 
