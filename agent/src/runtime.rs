@@ -104,7 +104,17 @@ impl AgentHandle {
         core.spawn(watch_commands(core.clone(), store.commands()));
         core.spawn(heal::run(core.clone()));
         match hotspot_storage::control::serve(db.clone(), &dir, DB_FILE) {
-            Ok(backups) => drop(core.spawn(backups)),
+            Ok(backups) => {
+                // The socket's accept loop never ends by itself: it stops with the agent
+                // (else every shutdown waited out the grace period for it).
+                let mut stop = core.stop.subscribe();
+                drop(core.spawn(async move {
+                    tokio::select! {
+                        () = backups => {}
+                        _ = stop.wait_for(|s| *s) => {}
+                    }
+                }));
+            }
             Err(e) => tracing::warn!("no backup socket, so backups need a stopped agent: {e}"),
         }
         if core.settings.exit_when_storage_recovers {
