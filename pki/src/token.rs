@@ -32,8 +32,10 @@ use crate::site::{SiteId, SiteIdError};
 pub const TOKEN_PREFIX: &str = "hfe1";
 /// Random bytes in a token secret (128 bits).
 pub const SECRET_BYTES: usize = 16;
-/// Longest string we try to parse as a token.
-pub const MAX_TOKEN_LEN: usize = 256;
+/// Longest token: `hfe1.<site>.<secret hex>.<CA fingerprint hex>` with the longest site id
+/// (167 characters). Longer input is refused before it is split.
+pub const MAX_TOKEN_LEN: usize =
+    TOKEN_PREFIX.len() + 1 + crate::site::SITE_ID_MAX_LEN + 1 + SECRET_BYTES * 2 + 1 + 32 * 2;
 
 /// An enrollment token as held by the operator and the agent.
 #[derive(Clone, PartialEq, Eq)]
@@ -58,7 +60,7 @@ pub struct TokenRecord {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TokenParseError {
     #[error(
-        "enrollment token is {len} characters long; a real one has at most 167 (was something pasted with it?)"
+        "enrollment token is {len} characters long; a real one has at most {MAX_TOKEN_LEN} (was something pasted with it?)"
     )]
     TooLong { len: usize },
     #[error("not a hotspot-fleet enrollment token: it should start with \"{TOKEN_PREFIX}.\"")]
@@ -308,6 +310,17 @@ mod tests {
             "x".repeat(300).parse::<EnrollmentToken>(),
             Err(TokenParseError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn the_length_limit_is_the_longest_real_token() {
+        let (token, _) = make(&"a".repeat(crate::site::SITE_ID_MAX_LEN));
+        let s = token.to_string();
+        assert_eq!(s.len(), MAX_TOKEN_LEN);
+        assert_eq!(s.parse::<EnrollmentToken>().unwrap(), token);
+        let err = format!("{s}x").parse::<EnrollmentToken>().unwrap_err();
+        assert_eq!(err, TokenParseError::TooLong { len: MAX_TOKEN_LEN + 1 });
+        assert!(err.to_string().contains(&format!("at most {MAX_TOKEN_LEN}")));
     }
 
     #[test]

@@ -162,22 +162,10 @@ async fn router_and_package(admin: &Api) -> (sim::SimHandle, u64, u64) {
     let api = router_sim.api_addr();
     let router_body = json!({"name": "hAP", "site_id": "cafe", "host": api.ip().to_string(), "port": api.port(),
         "username": "admin", "password": SimConfig::local().password});
-    let mut router = None;
-    for _ in 0..300 {
-        match admin
-            .call("POST", "/api/routers", Some(&router_body))
-            .await
-            .expect("call")
-        {
-            (201 | 200, r) => {
-                router = r["id"].as_u64();
-                break;
-            }
-            (409, _) => tokio::time::sleep(Duration::from_millis(100)).await,
-            (status, r) => panic!("adding the router: {status} {r}"),
-        }
-    }
-    let router = router.expect("the agent came online and the router was added");
+    let router = admin
+        .add_router_when_online(&router_body, Duration::from_secs(30))
+        .await
+        .expect("the agent came online and the router was added");
     let package = admin
         .expect_ok("POST", "/api/packages", Some(&json!({"name": "1 hour", "price_minor": 100, "currency": "USD", "time_limit": "1h"})))
         .await

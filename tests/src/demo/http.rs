@@ -78,6 +78,26 @@ impl Api {
         }
         Ok(answer)
     }
+
+    /// `POST /api/routers` with `body` once the site's agent is connected (the API answers
+    /// 409 until then), trying for up to `within`; the new router's id.
+    pub async fn add_router_when_online(
+        &self,
+        body: &Value,
+        within: std::time::Duration,
+    ) -> anyhow::Result<u64> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            match self.call("POST", "/api/routers", Some(body)).await? {
+                (200 | 201, r) => return r["id"].as_u64().context("router id"),
+                (409, _) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                (409, r) => bail!("the site's agent did not come online within {within:?}: {r}"),
+                (status, r) => bail!("adding the router answered {status}: {r}"),
+            }
+        }
+    }
 }
 
 /// One JSON request to `base` + `path` with extra `headers`: the status, the response headers,

@@ -531,21 +531,11 @@ async fn start_site(
     .map_err(|e| anyhow::anyhow!("enrolling the agent: {e}"))?;
     let (agent, page) = start_agent(opts, n).await?;
     let api = sim.api_addr();
-    let mut router = None;
-    // The agent needs a moment to connect after enrolling; the API answers 409 until then.
-    for _ in 0..100 {
-        let body = json!({"name": format!("hAP {n}"), "site_id": id, "location": format!("Café {n}, front desk"),
-            "host": api.ip().to_string(), "port": api.port(), "username": "admin", "password": password});
-        match admin.call("POST", "/api/routers", Some(&body)).await? {
-            (201 | 200, r) => {
-                router = r["id"].as_u64();
-                break;
-            }
-            (409, _) => tokio::time::sleep(Duration::from_millis(100)).await,
-            (status, r) => bail!("adding the router answered {status}: {r}"),
-        }
-    }
-    let router_id = router.context("the site's agent did not come online within 10 s")?;
+    let body = json!({"name": format!("hAP {n}"), "site_id": id, "location": format!("Café {n}, front desk"),
+        "host": api.ip().to_string(), "port": api.port(), "username": "admin", "password": password});
+    let router_id = admin
+        .add_router_when_online(&body, Duration::from_secs(10))
+        .await?;
     let layout = SiteLayout {
         n,
         id: id.clone(),

@@ -162,20 +162,10 @@ impl Fleet {
         let api = f.sim.api_addr();
         let body = json!({"name": "hAP", "site_id": "site-1", "host": api.ip().to_string(),
             "port": api.port(), "username": "admin", "password": SimConfig::local().password});
-        let deadline = Instant::now() + Duration::from_secs(60);
-        f.router_id = loop {
-            match admin.call("POST", "/api/routers", Some(&body)).await? {
-                (200 | 201, r) => break r["id"].as_u64().context("router id")?,
-                // 409 while the agent is not connected yet.
-                (409, _) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                (status, r) => bail!(
-                    "adding the router answered {status}: {r}\nagent log:\n{}",
-                    tail(&f.agent_log(), 30)
-                ),
-            }
-        };
+        f.router_id = admin
+            .add_router_when_online(&body, Duration::from_secs(60))
+            .await
+            .with_context(|| format!("agent log:\n{}", tail(&f.agent_log(), 30)))?;
         let p = admin
             .expect_ok(
                 "POST",
