@@ -319,8 +319,16 @@ mod tests {
         assert_eq!(s.len(), MAX_TOKEN_LEN);
         assert_eq!(s.parse::<EnrollmentToken>().unwrap(), token);
         let err = format!("{s}x").parse::<EnrollmentToken>().unwrap_err();
-        assert_eq!(err, TokenParseError::TooLong { len: MAX_TOKEN_LEN + 1 });
-        assert!(err.to_string().contains(&format!("at most {MAX_TOKEN_LEN}")));
+        assert_eq!(
+            err,
+            TokenParseError::TooLong {
+                len: MAX_TOKEN_LEN + 1
+            }
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("at most {MAX_TOKEN_LEN}"))
+        );
     }
 
     #[test]

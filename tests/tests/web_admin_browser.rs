@@ -9,7 +9,8 @@
 //! the new staff member signs in with it and has no admin navigation; the admin makes a
 //! read-only API key (shown once), a script reads with it and is refused a write, and the
 //! admin revokes it. The staff member also sets up two-factor sign-in (QR code and key, a
-//! code from the "app", recovery codes shown once) and signs in again in two steps. Screenshots of each page go to `target/screenshots/admin-*.png`.
+//! code from the "app", recovery codes shown once) and signs in again in two steps;
+//! `/metrics` opened in the browser shows figures to the admin only. Screenshots of each page go to `target/screenshots/admin-*.png`.
 
 mod browser_support;
 mod e2e_support;
@@ -129,6 +130,7 @@ async fn admin_pages_in_a_real_browser() {
     ctx.c.goto(&ctx.url("/admin/staff")).await.expect("goto");
     ctx.wait_for(".error-page").await;
     assert_eq!(ctx.text(".error-page .status").await, "403");
+    metrics_page(&ctx, "forbidden").await;
     two_factor(&ctx, "dana", &password).await;
     ctx.sign_out().await;
 
@@ -136,17 +138,36 @@ async fn admin_pages_in_a_real_browser() {
     ctx.sign_in("admin", &admin_password).await;
     ctx.wait_for("#fleet").await;
     api_key(&ctx).await;
+    metrics_page(&ctx, "hotspot_sites_online").await;
     ctx.c.goto(&ctx.url("/admin")).await.expect("goto");
     ctx.wait_for("#fleet").await;
     screenshot(&ctx.c, "admin-phone-overview").await;
     ctx.c.set_window_size(1280, 900).await.expect("resize");
     ctx.sign_out().await;
+    metrics_page(&ctx, "unauthorized").await;
 
     let Ctx { c, demo, .. } = ctx;
     c.close().await.expect("close the browser");
     back_office.shutdown().await;
     demo.shutdown().await.expect("demo stops");
     drop(driver);
+}
+
+/// `/metrics` opened in the browser: the Prometheus text for a super admin's session, the
+/// JSON error for anyone else; `expect` is in the page either way, sales figures only in the
+/// first.
+async fn metrics_page(ctx: &Ctx, expect: &str) {
+    let back = ctx.c.current_url().await.expect("url");
+    ctx.c.goto(&ctx.url("/metrics")).await.expect("goto");
+    let text = ctx.text("body").await;
+    assert!(text.contains(expect), "/metrics: {text}");
+    let figures = text.contains("hotspot_vouchers") || text.contains("hotspot_sites_online");
+    assert_eq!(
+        figures,
+        expect == "hotspot_sites_online",
+        "/metrics: {text}"
+    );
+    ctx.c.goto(back.as_str()).await.expect("back");
 }
 
 /// `user` (signed in, with `password`) sets up two-factor sign-in from the Account page with

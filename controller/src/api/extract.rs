@@ -313,13 +313,19 @@ pub async fn end_session(state: &AppState, token_hash: &TokenHash) {
     }
 }
 
+/// Whether `staff` may not be without a second factor (`auth.require_2fa_for_admins`).
+pub fn second_factor_required(state: &AppState, staff: &StaffRecord) -> bool {
+    state.config.auth.require_2fa_for_admins && staff.role == Role::SuperAdmin
+}
+
 /// Whether `staff`, who must have a second factor and has none yet, asks for something other
 /// than setting it up (or signing out).
 fn needs_enrolment(state: &AppState, staff: &StaffRecord, path: &str) -> Result<bool, ApiError> {
-    if !crate::api::two_factor::required_for(state, staff) || enrolment_path(path) {
+    if !second_factor_required(state, staff) || enrolment_path(path) {
         return Ok(false);
     }
-    Ok(crate::api::auth::two_factor_of(state, staff)?.is_none())
+    let record = state.store.two_factor(staff.id).map_err(store_err)?;
+    Ok(!record.is_some_and(|r| r.is_enabled()))
 }
 
 /// What a super admin without a required second factor may still reach.

@@ -26,10 +26,12 @@ use utoipa_axum::routes;
 
 use crate::api::auth::{check_code, check_password, two_factor_secret};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::extract::{AdminOnly, ClientAddr, JsonBody, PathParam, Principal, store_err};
+use crate::api::extract::{
+    AdminOnly, ClientAddr, JsonBody, PathParam, Principal, second_factor_required, store_err,
+};
 use crate::app::AppState;
 use crate::auth::two_factor::{RECOVERY_CODES, TotpSecret, recovery_code, recovery_hashes};
-use crate::store::{Role, StaffRecord, TwoFactorRecord};
+use crate::store::{StaffRecord, TwoFactorRecord};
 
 /// This module's handlers.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -93,11 +95,6 @@ pub struct RecoveryCodes {
     pub recovery_codes: Vec<String>,
 }
 
-/// Whether `staff` may not be without a second factor.
-pub fn required_for(state: &AppState, staff: &StaffRecord) -> bool {
-    state.config.auth.require_2fa_for_admins && staff.role == Role::SuperAdmin
-}
-
 /// Only a person in a session changes how they sign in.
 fn by_person(caller: &Principal) -> ApiResult<()> {
     match caller.api_key {
@@ -117,7 +114,7 @@ pub(crate) fn status_of(state: &AppState, staff: &StaffRecord) -> ApiResult<TwoF
         recovery_codes_left: record
             .filter(TwoFactorRecord::is_enabled)
             .map_or(0, |r| u32::try_from(r.recovery.len()).unwrap_or(u32::MAX)),
-        required: required_for(state, staff),
+        required: second_factor_required(state, staff),
     })
 }
 
@@ -239,7 +236,7 @@ pub(crate) async fn turn_off(
     password: &str,
     code: &str,
 ) -> ApiResult<()> {
-    if required_for(state, staff) {
+    if second_factor_required(state, staff) {
         return Err(ApiError::conflict(
             "super admins must keep two-factor sign-in here (auth.require_2fa_for_admins); \
              to move it to a new phone, have another super admin reset it",
