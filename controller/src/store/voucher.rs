@@ -130,6 +130,40 @@ impl Transition {
 use VoucherState as S;
 
 impl VoucherRecord {
+    /// A voucher of `package` sold at `at` on `router` of `site`: `issued`, nothing used yet,
+    /// with the package's price and limits as they are now.
+    pub fn new_sale(
+        package: &Package,
+        (code, password): (String, String),
+        (router, site): (RouterId, SiteId),
+        staff: StaffId,
+        origin: Origin,
+        at: i64,
+    ) -> VoucherRecord {
+        VoucherRecord {
+            code,
+            password,
+            package: package.id,
+            package_name: package.name.clone(),
+            router,
+            site,
+            staff,
+            price: package.price,
+            origin,
+            state: VoucherState::Issued,
+            reason: None,
+            issued_at: at,
+            applied_at: None,
+            first_login_at: None,
+            expires_at: None,
+            uptime_secs: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            updated_at: at,
+            limits: VoucherLimits::of(package),
+        }
+    }
+
     /// The hotspot user this voucher becomes on its router (`profile` from its package), with
     /// the limits it was sold with. Generating and re-queueing both build it here: the agent
     /// compares an existing user field by field, so every path must produce the same one.

@@ -102,32 +102,28 @@ fn sold(
     let down = bytes_total / 10 * rng.random_range(7..10);
     let code = code(origin, place, prefixes, rng);
     let revoked = rng.random_range(0..50) == 0;
-    Some(VoucherRecord {
-        password: code.clone(),
-        code,
-        package: p.id,
-        package_name: p.name.clone(),
-        router: place.router,
-        site: place.site.clone(),
+    let mut v = VoucherRecord::new_sale(
+        p,
+        (code.clone(), code),
+        (place.router, place.site.clone()),
         staff,
-        price: p.price,
         origin,
-        state: if revoked {
-            VoucherState::Revoked
-        } else {
-            VoucherState::Expired
-        },
-        reason: revoked.then(|| "refunded: the customer could not connect".to_owned()),
-        issued_at: at,
-        applied_at: Some(at + rng.random_range(1..4)),
-        first_login_at: Some(first_login),
-        expires_at: Some(ends),
-        uptime_secs: uptime,
-        bytes_in: down,
-        bytes_out: bytes_total - down,
-        updated_at: ends,
-        limits,
-    })
+        at,
+    );
+    v.state = if revoked {
+        VoucherState::Revoked
+    } else {
+        VoucherState::Expired
+    };
+    v.reason = revoked.then(|| "refunded: the customer could not connect".to_owned());
+    v.applied_at = Some(at + rng.random_range(1..4));
+    v.first_login_at = Some(first_login);
+    v.expires_at = Some(ends);
+    v.uptime_secs = uptime;
+    v.bytes_in = down;
+    v.bytes_out = bytes_total - down;
+    v.updated_at = ends;
+    Some(v)
 }
 
 /// Writes the past into `store` (the controller stopped): sales of the last [`DAYS`] days at
@@ -202,28 +198,14 @@ pub async fn write(
     let package = &packages[0];
     let stuck_code = code(Origin::Central, place, &prefixes, rng);
     let at = start + 15 * 3600;
-    records.push(VoucherRecord {
-        password: stuck_code.clone(),
-        code: stuck_code.clone(),
-        package: package.package.id,
-        package_name: package.package.name.clone(),
-        router: place.router,
-        site: place.site.clone(),
-        staff: sellers[0],
-        price: package.package.price,
-        origin: Origin::Central,
-        state: VoucherState::Issued,
-        reason: None,
-        issued_at: at,
-        applied_at: None,
-        first_login_at: None,
-        expires_at: None,
-        uptime_secs: 0,
-        bytes_in: 0,
-        bytes_out: 0,
-        updated_at: at,
-        limits: VoucherLimits::of(&package.package),
-    });
+    records.push(VoucherRecord::new_sale(
+        &package.package,
+        (stuck_code.clone(), stuck_code.clone()),
+        (place.router, place.site.clone()),
+        sellers[0],
+        Origin::Central,
+        at,
+    ));
     past.stuck = Some((stuck_code, date_key(stuck_day)));
     // Codes are drawn at random: a repeat in this batch would abort it, so drop repeats.
     let mut seen = std::collections::HashSet::new();

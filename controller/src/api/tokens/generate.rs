@@ -40,7 +40,7 @@ use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{JsonBody, Principal, link_err, store_err};
 use crate::app::AppState;
 use crate::fleet::commands::{Create, create_commands};
-use crate::store::{MAX_BATCH, Stamp, StoreError, VoucherChange, VoucherLimits, VoucherRecord};
+use crate::store::{MAX_BATCH, Stamp, StoreError, VoucherChange, VoucherRecord};
 
 /// Rounds of redrawing codes that collided with the ledger before giving up.
 const MAX_DUPLICATE_ROUNDS: usize = 5;
@@ -258,29 +258,14 @@ fn plan(state: &AppState, caller: &Principal, req: GenerateRequest) -> ApiResult
 }
 
 fn voucher(plan: &Plan, code: String, password: String, now: i64) -> VoucherRecord {
-    let p = &plan.package;
-    VoucherRecord {
-        code,
-        password,
-        package: p.id,
-        package_name: p.name.clone(),
-        router: plan.router,
-        site: plan.site.clone(),
-        staff: plan.staff,
-        price: p.price,
-        origin: Origin::Central,
-        state: VoucherState::Issued,
-        reason: None,
-        issued_at: now,
-        applied_at: None,
-        first_login_at: None,
-        expires_at: None,
-        uptime_secs: 0,
-        bytes_in: 0,
-        bytes_out: 0,
-        updated_at: now,
-        limits: VoucherLimits::of(p),
-    }
+    VoucherRecord::new_sale(
+        &plan.package,
+        (code, password),
+        (plan.router, plan.site.clone()),
+        plan.staff,
+        Origin::Central,
+        now,
+    )
 }
 
 /// A code not drawn before in this batch and outside every site's offline prefix.
