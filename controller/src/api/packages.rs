@@ -215,19 +215,28 @@ pub(crate) async fn create_package(
     Ok((StatusCode::CREATED, Json(PackageView::from(&record))))
 }
 
-/// One package.
+/// One package. An archived one (`DELETE` archives) is 404 like a deleted one, unless
+/// `include_archived=true`, as in the list.
 #[utoipa::path(get, path = "/api/packages/{id}", tag = "packages",
-    params(("id" = u64, Path, description = "Package id")),
+    params(("id" = u64, Path, description = "Package id"), ListQuery),
     responses(
         (status = 200, body = PackageView),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such package, or archived", body = ErrorBody),
     ))]
 async fn get_package(
     state: State<AppState>,
     _caller: Principal,
     PathParam(id): PathParam<u64>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<PackageView>> {
-    Ok(Json(PackageView::from(&load(&state, id)?)))
+    let record = load(&state, id)?;
+    if record.archived && !q.include_archived.unwrap_or(false) {
+        return Err(ApiError::not_found(format!(
+            "package {id} (archived; include_archived=true shows it)"
+        )));
+    }
+    Ok(Json(PackageView::from(&record)))
 }
 
 /// Replace a package's definition (vouchers already sold keep their limits).
