@@ -215,10 +215,10 @@ pub(crate) async fn create_package(
     Ok((StatusCode::CREATED, Json(PackageView::from(&record))))
 }
 
-/// One package. An archived one (`DELETE` archives) is 404 like a deleted one, unless
-/// `include_archived=true`, as in the list.
+/// One package on sale. An archived one (`DELETE` archives) is 404 like a deleted one;
+/// `GET /api/packages?include_archived=true` still lists it.
 #[utoipa::path(get, path = "/api/packages/{id}", tag = "packages",
-    params(("id" = u64, Path, description = "Package id"), ListQuery),
+    params(("id" = u64, Path, description = "Package id")),
     responses(
         (status = 200, body = PackageView),
         (status = 401, body = ErrorBody),
@@ -228,12 +228,11 @@ async fn get_package(
     state: State<AppState>,
     _caller: Principal,
     PathParam(id): PathParam<u64>,
-    QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<PackageView>> {
     let record = load(&state, id)?;
-    if record.archived && !q.include_archived.unwrap_or(false) {
+    if record.archived {
         return Err(ApiError::not_found(format!(
-            "package {id} (archived; include_archived=true shows it)"
+            "package {id} (archived; GET /api/packages?include_archived=true lists it)"
         )));
     }
     Ok(Json(PackageView::from(&record)))
