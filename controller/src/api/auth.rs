@@ -34,6 +34,7 @@ use utoipa_axum::routes;
 use crate::api::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::api::extract::{
     ClientAddr, JsonBody, Principal, end_session, expected_origin, fmt_time, odt, store_err,
+    two_factor_of,
 };
 use crate::app::AppState;
 use crate::auth::csrf::{self, CsrfError};
@@ -368,15 +369,6 @@ pub(crate) async fn check_password(
         rehash(state, &staff, password.to_owned()).await;
     }
     Ok(staff)
-}
-
-/// The account's enabled second factor, if it has one.
-pub(crate) fn two_factor_of(
-    state: &AppState,
-    staff: &StaffRecord,
-) -> ApiResult<Option<TwoFactorRecord>> {
-    let record = state.store.two_factor(staff.id).map_err(store_err)?;
-    Ok(record.filter(TwoFactorRecord::is_enabled))
 }
 
 /// Checks `code` (a TOTP code or a recovery code) for `staff`, throttled like passwords, and

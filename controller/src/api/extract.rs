@@ -45,7 +45,7 @@ use crate::auth::token::{
 use crate::config::ProxyNet;
 use crate::store::{
     ApiKeyScope, MAX_PAGE, PageRequest, Role, SessionKind, SessionRecord, StaffRecord, Stamp,
-    StoreError,
+    StoreError, TwoFactorRecord,
 };
 
 /// Most sessions whose activity is tracked; past it, entries idle longer than the idle
@@ -83,6 +83,14 @@ impl Principal {
 
     pub fn kind(&self) -> TokenKind {
         token_kind(self.session.kind)
+    }
+
+    /// Refuses a call made with an API key (`why`: what only a person in a session may do).
+    pub fn in_person(&self, why: &str) -> Result<(), ApiError> {
+        match self.api_key {
+            Some(_) => Err(ApiError::forbidden(why)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -324,8 +332,16 @@ fn needs_enrolment(state: &AppState, staff: &StaffRecord, path: &str) -> Result<
     if !second_factor_required(state, staff) || enrolment_path(path) {
         return Ok(false);
     }
+    Ok(two_factor_of(state, staff)?.is_none())
+}
+
+/// The account's enabled second factor, if it has one (a set-up not yet confirmed is none).
+pub fn two_factor_of(
+    state: &AppState,
+    staff: &StaffRecord,
+) -> Result<Option<TwoFactorRecord>, ApiError> {
     let record = state.store.two_factor(staff.id).map_err(store_err)?;
-    Ok(!record.is_some_and(|r| r.is_enabled()))
+    Ok(record.filter(TwoFactorRecord::is_enabled))
 }
 
 /// What a super admin without a required second factor may still reach.

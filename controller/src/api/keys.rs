@@ -133,12 +133,7 @@ pub struct NewApiKeyView {
 
 /// Keys are managed from a signed-in session, not with a key.
 fn by_person(admin: &AdminOnly) -> ApiResult<()> {
-    match admin.api_key {
-        Some(_) => Err(ApiError::forbidden(
-            "API keys are managed from a signed-in session, not with an API key",
-        )),
-        None => Ok(()),
-    }
+    admin.in_person("API keys are managed from a signed-in session, not with an API key")
 }
 
 /// List API keys.

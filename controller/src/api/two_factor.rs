@@ -28,10 +28,11 @@ use crate::api::auth::{check_code, check_password, two_factor_secret};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{
     AdminOnly, ClientAddr, JsonBody, PathParam, Principal, second_factor_required, store_err,
+    two_factor_of,
 };
 use crate::app::AppState;
 use crate::auth::two_factor::{RECOVERY_CODES, TotpSecret, recovery_code, recovery_hashes};
-use crate::store::{StaffRecord, TwoFactorRecord};
+use crate::store::{StaffRecord, Stamp, TwoFactorRecord};
 
 /// This module's handlers.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -97,12 +98,17 @@ pub struct RecoveryCodes {
 
 /// Only a person in a session changes how they sign in.
 fn by_person(caller: &Principal) -> ApiResult<()> {
-    match caller.api_key {
-        Some(_) => Err(ApiError::forbidden(
-            "API keys cannot change how anyone signs in; use a signed-in session",
-        )),
-        None => Ok(()),
-    }
+    caller.in_person("API keys cannot change how anyone signs in; use a signed-in session")
+}
+
+/// Writes `record` durably, audited as `action` by its own account.
+async fn store_record(state: &AppState, record: &TwoFactorRecord, action: &str) -> ApiResult<()> {
+    let stamp = Stamp::staff(record.staff, state.now());
+    let written = state
+        .store
+        .put_two_factor(record, action, &stamp)
+        .map_err(store_err)?;
+    written.durable().await.map_err(store_err)
 }
 
 pub(crate) fn status_of(state: &AppState, staff: &StaffRecord) -> ApiResult<TwoFactorStatus> {
@@ -126,9 +132,7 @@ pub(crate) async fn begin(
     password: &str,
 ) -> ApiResult<(TotpSecret, String)> {
     check_password(state, addr, &staff.username, password).await?;
-    if let Some(r) = state.store.two_factor(staff.id).map_err(store_err)?
-        && r.is_enabled()
-    {
+    if two_factor_of(state, staff)?.is_some() {
         return Err(ApiError::conflict(
             "two-factor sign-in is already on: turn it off first to move it to another app",
         ));
@@ -154,12 +158,7 @@ pub(crate) async fn begin(
         last_step: 0,
         created_at: now,
     };
-    let stamp = crate::store::Stamp::staff(staff.id, now);
-    let written = state
-        .store
-        .put_two_factor(&record, "staff.two-factor.setup", &stamp)
-        .map_err(store_err)?;
-    written.durable().await.map_err(store_err)?;
+    store_record(state, &record, "staff.two-factor.setup").await?;
     Ok((secret, uri))
 }
 
@@ -189,12 +188,7 @@ pub(crate) async fn confirm(
     record.confirmed_at = Some(now);
     record.last_step = step;
     record.recovery = recovery_hashes(staff.id.0, &codes);
-    let stamp = crate::store::Stamp::staff(staff.id, now);
-    let written = state
-        .store
-        .put_two_factor(&record, "staff.two-factor.enable", &stamp)
-        .map_err(store_err)?;
-    written.durable().await.map_err(store_err)?;
+    store_record(state, &record, "staff.two-factor.enable").await?;
     tracing::info!(staff = %staff.id, "two-factor sign-in turned on");
     Ok(codes)
 }
@@ -214,17 +208,12 @@ pub(crate) async fn renew_codes(
     password: &str,
 ) -> ApiResult<Vec<String>> {
     check_password(state, addr, &staff.username, password).await?;
-    let Some(mut record) = crate::api::auth::two_factor_of(state, staff)? else {
+    let Some(mut record) = two_factor_of(state, staff)? else {
         return Err(ApiError::conflict("two-factor sign-in is not on"));
     };
     let codes = fresh_codes();
     record.recovery = recovery_hashes(staff.id.0, &codes);
-    let stamp = crate::store::Stamp::staff(staff.id, state.now());
-    let written = state
-        .store
-        .put_two_factor(&record, "staff.two-factor.recovery-codes", &stamp)
-        .map_err(store_err)?;
-    written.durable().await.map_err(store_err)?;
+    store_record(state, &record, "staff.two-factor.recovery-codes").await?;
     Ok(codes)
 }
 
@@ -243,10 +232,10 @@ pub(crate) async fn turn_off(
         ));
     }
     check_password(state, addr, &staff.username, password).await?;
-    if crate::api::auth::two_factor_of(state, staff)?.is_some() {
+    if two_factor_of(state, staff)?.is_some() {
         check_code(state, addr, staff, code).await?;
     }
-    let stamp = crate::store::Stamp::staff(staff.id, state.now());
+    let stamp = Stamp::staff(staff.id, state.now());
     let written = state
         .store
         .remove_two_factor(staff.id, &stamp)

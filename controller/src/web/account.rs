@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use hotspot_ui::Layout;
 use serde::Deserialize;
@@ -82,21 +82,32 @@ fn page(state: &AppState, viewer: &Viewer, outcome: Outcome) -> PageResult {
     Ok((code, render(&p)).into_response())
 }
 
-/// An API refusal as the page's error line, or a page of its own (throttled, server faults).
-fn refusal(state: &AppState, viewer: &Viewer, e: ApiError, outcome: Outcome) -> PageResult {
+/// The page after a POST: what it did, or an API refusal as the page's error line (a page
+/// of its own for the rest: throttled, server faults).
+fn answered(state: &AppState, viewer: &Viewer, done: Result<Outcome, ApiError>) -> PageResult {
+    let e = match done {
+        Ok(outcome) => return page(state, viewer, outcome),
+        Err(e) => e,
+    };
     let message = match e.code() {
         ErrorCode::InvalidCredentials => "Wrong password or code.".to_owned(),
         ErrorCode::Conflict | ErrorCode::ValidationFailed => e.message().to_owned(),
         _ => return Err(WebError::from(e)),
     };
-    page(
-        state,
-        viewer,
-        Outcome {
-            error: sentence(&message),
-            ..outcome
-        },
-    )
+    let outcome = Outcome {
+        error: sentence(&message),
+        ..Outcome::default()
+    };
+    page(state, viewer, outcome)
+}
+
+/// A page showing new recovery codes, with `notice`.
+fn with_codes(codes: Vec<String>, notice: &str) -> Outcome {
+    Outcome {
+        codes: Some(codes),
+        notice: notice.to_owned(),
+        ..Outcome::default()
+    }
 }
 
 async fn show(State(state): State<AppState>, viewer: Viewer) -> PageResult {
@@ -129,25 +140,20 @@ async fn setup(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> PageResult {
-    match begin(&state, addr, &viewer.staff, &form.password).await {
-        Ok((secret, uri)) => {
-            let qr_svg = hotspot_ui::qr_svg_labelled(&uri, "QR code for an authenticator app")
-                .map_err(|e| WebError::from(ApiError::internal(e)))?;
-            let setup = SetupView {
-                qr_svg,
-                secret: secret.base32(),
-            };
-            page(
-                &state,
-                &viewer,
-                Outcome {
-                    setup: Some(setup),
-                    ..Outcome::default()
-                },
-            )
-        }
-        Err(e) => refusal(&state, &viewer, e, Outcome::default()),
-    }
+    let begun = begin(&state, addr, &viewer.staff, &form.password).await;
+    let done = begun.and_then(|(secret, uri)| {
+        let qr_svg = hotspot_ui::qr_svg_labelled(&uri, "QR code for an authenticator app")
+            .map_err(ApiError::internal)?;
+        let setup = SetupView {
+            qr_svg,
+            secret: secret.base32(),
+        };
+        Ok(Outcome {
+            setup: Some(setup),
+            ..Outcome::default()
+        })
+    });
+    answered(&state, &viewer, done)
 }
 
 async fn confirm_setup(
@@ -155,18 +161,9 @@ async fn confirm_setup(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> PageResult {
-    match confirm(&state, &viewer.staff, &form.code).await {
-        Ok(codes) => page(
-            &state,
-            &viewer,
-            Outcome {
-                codes: Some(codes),
-                notice: "Two-factor sign-in is on.".to_owned(),
-                ..Outcome::default()
-            },
-        ),
-        Err(e) => refusal(&state, &viewer, e, Outcome::default()),
-    }
+    let done = confirm(&state, &viewer.staff, &form.code).await;
+    let done = done.map(|codes| with_codes(codes, "Two-factor sign-in is on."));
+    answered(&state, &viewer, done)
 }
 
 async fn renew(
@@ -175,18 +172,9 @@ async fn renew(
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> PageResult {
-    match renew_codes(&state, addr, &viewer.staff, &form.password).await {
-        Ok(codes) => page(
-            &state,
-            &viewer,
-            Outcome {
-                codes: Some(codes),
-                notice: "New recovery codes; the old ones no longer work.".to_owned(),
-                ..Outcome::default()
-            },
-        ),
-        Err(e) => refusal(&state, &viewer, e, Outcome::default()),
-    }
+    let done = renew_codes(&state, addr, &viewer.staff, &form.password).await;
+    let notice = "New recovery codes; the old ones no longer work.";
+    answered(&state, &viewer, done.map(|codes| with_codes(codes, notice)))
 }
 
 async fn disable(
@@ -194,16 +182,11 @@ async fn disable(
     ClientAddr(addr): ClientAddr,
     viewer: Viewer,
     CsrfForm(form): CsrfForm<PasswordCodeForm>,
-) -> Result<Response, WebError> {
-    match turn_off(&state, addr, &viewer.staff, &form.password, &form.code).await {
-        Ok(()) => page(
-            &state,
-            &viewer,
-            Outcome {
-                notice: "Two-factor sign-in is off.".to_owned(),
-                ..Outcome::default()
-            },
-        ),
-        Err(e) => refusal(&state, &viewer, e, Outcome::default()),
-    }
+) -> PageResult {
+    let done = turn_off(&state, addr, &viewer.staff, &form.password, &form.code).await;
+    let done = done.map(|()| Outcome {
+        notice: "Two-factor sign-in is off.".to_owned(),
+        ..Outcome::default()
+    });
+    answered(&state, &viewer, done)
 }

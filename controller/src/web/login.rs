@@ -19,9 +19,9 @@ use super::error::{PageResult, WebError, redirect};
 use super::layout::{home_of, public};
 use super::render::render;
 use super::session::{CsrfForm, Viewer, clear_csrf_cookie, csrf_cookie};
-use crate::api::auth::{check_code, check_password, open_session, signed_in, two_factor_of};
+use crate::api::auth::{check_code, check_password, open_session, signed_in};
 use crate::api::error::ErrorCode;
-use crate::api::extract::{ClientAddr, authenticate, end_session, expected_origin};
+use crate::api::extract::{ClientAddr, authenticate, end_session, expected_origin, two_factor_of};
 use crate::app::AppState;
 use crate::auth::csrf::{self, CsrfError};
 use crate::auth::token::{SessionKind, TokenHash, sign_in_ticket};
@@ -150,7 +150,7 @@ async fn login(
     };
     match two_factor_of(&state, &staff) {
         Ok(None) => {}
-        Ok(Some(_)) => return code_step(&state, &staff, next, None),
+        Ok(Some(_)) => return code_step(&state, &staff, next),
         Err(e) => return WebError::from(e).into_response(),
     }
     signed_in(&state, addr, &staff);
@@ -159,12 +159,7 @@ async fn login(
 
 /// The code step of a sign-in whose password was right: a ticket stands for it until the
 /// code comes.
-fn code_step(
-    state: &AppState,
-    staff: &StaffRecord,
-    next: String,
-    flash: Option<Flash>,
-) -> Response {
+fn code_step(state: &AppState, staff: &StaffRecord, next: String) -> Response {
     let ticket = sign_in_ticket(&mut rand::rng());
     let now = state.now();
     let pending = PendingSignIn {
@@ -174,13 +169,16 @@ fn code_step(
         expires_at: now + TICKET_SECS,
     };
     tickets(state).insert(TokenHash::of(&ticket), pending, now);
-    let page = CodePage {
+    render(&code_page(staff.username.clone(), ticket, next, None))
+}
+
+fn code_page(username: String, ticket: String, next: String, flash: Option<Flash>) -> CodePage {
+    CodePage {
         layout: public("Two-factor sign-in").with_flash(flash),
-        username: staff.username.clone(),
+        username,
         ticket,
         next,
-    };
-    render(&page)
+    }
 }
 
 fn tickets(state: &AppState) -> std::sync::MutexGuard<'_, SignInTickets> {
@@ -231,13 +229,8 @@ async fn login_code(
             );
         }
         // The same ticket stays good for another try (the throttle counts them).
-        let page = CodePage {
-            layout: public("Two-factor sign-in")
-                .with_flash(Some(Flash::error("Wrong or already used code.".to_owned()))),
-            username: staff.username.clone(),
-            ticket: form.ticket,
-            next: pending.next,
-        };
+        let flash = Flash::error("Wrong or already used code.".to_owned());
+        let page = code_page(staff.username, form.ticket, pending.next, Some(flash));
         return (e.status(), render(&page)).into_response();
     }
     tickets(&state).remove(&hash);

@@ -275,7 +275,7 @@ fn edit_page(
         routers: choices(state, &ticked)?,
         error,
         new_password,
-        two_factor: crate::api::auth::two_factor_of(state, &s)?.is_some(),
+        two_factor: crate::api::extract::two_factor_of(state, &s)?.is_some(),
         own: s.id == admin.staff_id(),
     };
     Ok((status, render(&page)).into_response())
