@@ -68,8 +68,8 @@ fn main() -> ExitCode {
     match run(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // The cause chain on one line each; no backtrace for operators.
-            eprintln!("error: {e:#}");
+            // The cause chain on one line, each cause once; no backtrace for operators.
+            eprintln!("error: {}", hotspot_shared::report::Chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod domain;
 pub mod fleet;
+pub mod report;
 pub mod routeros;
 pub mod secretbox;
 pub mod units;

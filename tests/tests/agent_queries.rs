@@ -67,10 +67,8 @@ async fn test_router_names_the_cause() {
         Some(FailureKind::BadCredentials),
         "{answer:?}"
     );
-    let closed_port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    // Reserved for this test and never bound: nothing listens there.
+    let closed_port = hotspot_tests::ports::reserve().port();
     let refused = hotspot_shared::domain::RouterSpec {
         port: closed_port,
         ..good

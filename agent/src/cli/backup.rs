@@ -64,7 +64,7 @@ fn report(result: anyhow::Result<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", hotspot_shared::report::Chain(e.as_ref()));
             ExitCode::from(1)
         }
     }

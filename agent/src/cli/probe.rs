@@ -51,7 +51,7 @@ pub async fn probe(args: ProbeArgs) -> ExitCode {
     let config = match probe_config(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", hotspot_shared::report::Chain(e.as_ref()));
             return ExitCode::from(2);
         }
     };

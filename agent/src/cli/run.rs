@@ -89,7 +89,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let agent = match start(&args).await {
         Ok(agent) => agent,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", hotspot_shared::report::Chain(e.as_ref()));
             return ExitCode::from(2);
         }
     };

@@ -115,7 +115,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("hotspot-controller: {e:#}");
+            eprintln!(
+                "hotspot-controller: {}",
+                hotspot_shared::report::Chain(e.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,10 +36,7 @@ impl Chromedriver {
             "chromedriver not found at {binary}: the browser tests need Debian's chromium and \
              chromium-driver; {INSTALL_HINT}"
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = hotspot_tests::ports::free_tcp().port();
         let child = Command::new(&binary)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
