@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hotspot_link::{ClientConfig, Congestion, LinkConfig};
-use hotspot_shared::fleet::msg::MAX_VOUCHERS_PER_COMMAND;
 use hotspot_shared::units::RosDuration;
 use serde::Deserialize;
 
@@ -25,6 +24,10 @@ pub const DEFAULT_CONFIG: &str = include_str!("config/default.toml");
 
 /// Largest apply batch (items taken from the queue and pipelined at once).
 pub const MAX_BATCH_SIZE: usize = 10_000;
+/// Queue items per apply batch. Decisions stream out while a batch runs, so its size only
+/// sets how often the pipeline to the router drains (once a batch, about one round trip):
+/// 2,000 keeps that under 3% at 50 ms while a batch holds well under a megabyte.
+pub const DEFAULT_BATCH_SIZE: usize = 2_000;
 /// Largest RouterOS pipelining window.
 pub const MAX_WINDOW: usize = 1024;
 
@@ -152,7 +155,7 @@ pub struct ApplySection {
 impl Default for ApplySection {
     fn default() -> Self {
         ApplySection {
-            batch_size: MAX_VOUCHERS_PER_COMMAND,
+            batch_size: DEFAULT_BATCH_SIZE,
             window: 64,
             retry_min: RosDuration::from_secs(1),
             retry_max: RosDuration::from_secs(60),

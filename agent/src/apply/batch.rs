@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use hotspot_shared::domain::{ProfileSpec, RemovalReason};
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::compare::{differences, hotspot_user};
 use crate::routeros::{self, HotspotUserEntry, Router, RouterError, UserQuery};
@@ -37,11 +38,17 @@ pub struct Decided {
     pub outcome: Outcome,
 }
 
-/// The decided items, and why the rest could not be decided now (if any remain).
-#[derive(Debug, Default)]
+/// Why the items not decided (each was sent to the sink the moment it was) could not be
+/// decided now, if any remain.
+#[derive(Debug)]
 pub struct BatchResult {
-    pub decided: Vec<Decided>,
     pub retry: Option<RouterError>,
+}
+
+/// A batch in progress: its sink closes when the batch returns.
+struct Batch {
+    retry: Option<RouterError>,
+    sink: UnboundedSender<Decided>,
 }
 
 /// The router answered "no" (as opposed to "could not ask" or "outcome unknown").
@@ -54,9 +61,15 @@ fn is_refusal(e: &RouterError) -> bool {
     )
 }
 
-/// Runs `items` (one router's, in queue order) on `pool`.
-pub async fn run(pool: &Router, items: &[(u64, ApplyItem)]) -> BatchResult {
-    let mut out = BatchResult::default();
+/// Runs `items` (one router's, in queue order) on `pool`, sending each decision to `sink` as
+/// soon as it is made: the events of a long batch leave while its later adds are in flight.
+/// Decisions come in queue order within a run, and every run's after the run before it.
+pub async fn run(
+    pool: &Router,
+    items: &[(u64, ApplyItem)],
+    sink: UnboundedSender<Decided>,
+) -> BatchResult {
+    let mut out = Batch { retry: None, sink };
     let mut i = 0;
     while i < items.len() && out.retry.is_none() {
         let (seq, item) = &items[i];
@@ -78,12 +91,13 @@ pub async fn run(pool: &Router, items: &[(u64, ApplyItem)]) -> BatchResult {
         create_run(pool, &items[i..end], &mut out).await;
         i = end;
     }
-    out
+    BatchResult { retry: out.retry }
 }
 
-impl BatchResult {
+impl Batch {
     fn decide(&mut self, seq: u64, code: &str, outcome: Outcome) {
-        self.decided.push(Decided {
+        // A closed sink means its stage failed: the item stays queued and runs again later.
+        let _ = self.sink.send(Decided {
             seq,
             code: code.to_owned(),
             outcome,
@@ -96,7 +110,7 @@ impl BatchResult {
 }
 
 /// Consecutive creates: profiles, then one pipelined add, then read-back of duplicates.
-async fn create_run(pool: &Router, items: &[(u64, ApplyItem)], out: &mut BatchResult) {
+async fn create_run(pool: &Router, items: &[(u64, ApplyItem)], out: &mut Batch) {
     let creates: Vec<(u64, &hotspot_shared::domain::VoucherUser, &ProfileSpec)> = items
         .iter()
         .filter_map(|(seq, it)| match &it.op {
@@ -117,7 +131,7 @@ async fn create_run(pool: &Router, items: &[(u64, ApplyItem)], out: &mut BatchRe
             rate_limit: p.rate_limit.clone(),
             shared_users: p.shared_users,
         };
-        match pool.ensure_profile(&spec).await {
+        match pool.ensure_profile_once(&spec).await {
             Ok(_) => {}
             Err(e) if is_refusal(&e) => {
                 refused.insert(&p.name, format!("profile {:?}: {e}", p.name));
@@ -140,12 +154,19 @@ async fn create_run(pool: &Router, items: &[(u64, ApplyItem)], out: &mut BatchRe
         }
     }
     let users: Vec<_> = todo.iter().map(|(_, u, _)| hotspot_user(u)).collect();
-    let results = pool.add_hotspot_users_pipelined(&users).await;
+    // Each add the router took is decided as its `!done` arrives; the rest after the run.
+    let results = pool
+        .add_hotspot_users_reporting(&users, |i, result| {
+            if result.is_ok() {
+                out.decide(todo[i].0, &todo[i].1.code, Outcome::Applied);
+            }
+        })
+        .await;
     let mut existing = Vec::new();
     let mut refusals = Vec::new();
     for ((seq, user, profile), result) in todo.into_iter().zip(results) {
         match result {
-            Ok(_) => out.decide(seq, &user.code, Outcome::Applied),
+            Ok(_) => {}
             Err(RouterError::AlreadyExists { .. }) => existing.push((seq, user)),
             Err(e) if is_refusal(&e) => refusals.push((seq, user, profile, e)),
             Err(e) => out.keep(e),
@@ -199,7 +220,7 @@ async fn decide_refusals(
         &ProfileSpec,
         RouterError,
     )>,
-    out: &mut BatchResult,
+    out: &mut Batch,
 ) -> Result<(), RouterError> {
     let mut present: HashMap<&str, bool> = HashMap::new();
     for (seq, user, profile, e) in refusals {
@@ -221,6 +242,7 @@ async fn decide_refusals(
                 },
             );
         } else {
+            pool.forget_profile(&profile.name);
             out.keep(RouterError::Protocol(format!(
                 "profile {:?} vanished from the router during the batch (reset?); trying again",
                 profile.name

@@ -1,8 +1,10 @@
 //! The apply worker: one per router, working that router's queue in order.
 //!
-//! A worker takes up to `batch_size` items, runs them ([`batch::run`]), sends one event per
-//! decided item with `send_batch` — durable, flushed, before anything else — and only then
-//! takes those items off the queue and records them in the desired state. A crash between the
+//! A worker takes up to `batch_size` items and runs them ([`batch::run`]). While the router
+//! works, each item decided so far becomes one event, sent with `send_batch` — durable,
+//! flushed, before anything else — and only then is that item taken off the queue and recorded
+//! in the desired state (a group per barrier: the events of a long batch do not wait for its
+//! end, and the router does not wait for the events). A crash between the
 //! two re-runs the items and re-sends their events; the controller's ledger absorbs the repeat
 //! (a second `Applied` for a voucher changes nothing), and the router absorbs the re-run
 //! (`AlreadyExists`, read back, equal). That order is what makes the queue exactly-once in
@@ -46,6 +48,8 @@ pub(crate) async fn run(core: Arc<Core>, live: Arc<LiveRouter>) {
         let wait = match drained {
             Ok(Drained::Stopped) => return,
             Ok(Drained::Empty) => {
+                // What a long batch held goes back to the kernel while the queue is idle.
+                crate::memory::give_back();
                 backoff = apply.retry_min;
                 apply.poll
             }
@@ -102,7 +106,13 @@ async fn drain(
             return Ok(Drained::Stalled);
         }
         let started = std::time::Instant::now();
-        let result = batch::run(&live.pool(), &items).await;
+        let (sink, decisions) = tokio::sync::mpsc::unbounded_channel();
+        let pool = live.pool();
+        let (result, confirmed) = tokio::join!(
+            batch::run(&pool, &items, sink),
+            confirm(core, live, decisions)
+        );
+        let confirmed = confirmed?;
         let mut events = Vec::new();
         match &result.retry {
             Some(e) if means_down(e) && live.mark_down() => {
@@ -113,34 +123,14 @@ async fn drain(
                     at: unix_now(),
                 });
             }
-            Some(e) if means_down(e) => {}
-            _ if !result.decided.is_empty() && live.mark_up() => live.wake_health.notify_one(),
             _ => {}
         }
-        let at = unix_now();
-        let done: Vec<Done> = result
-            .decided
-            .iter()
-            .map(|d| {
-                events.push(event_of(live, d, at));
-                Done {
-                    seq: d.seq,
-                    code: d.code.clone(),
-                    status: status_of(&d.outcome),
-                }
-            })
-            .collect();
-        #[cfg(feature = "fault-injection")]
-        let done = fault::drop_one_applied(live, done).await;
         core.send(&events).await?;
-        core.store
-            .finish(live.id, &done)
-            .map_err(|e| e.to_string())?;
-        if !done.is_empty() {
+        if confirmed > 0 {
             tracing::info!(
                 router = %live.id,
-                decided = done.len(),
-                left = items.len() - done.len(),
+                decided = confirmed,
+                left = items.len() - confirmed,
                 took = ?started.elapsed(),
                 "apply batch"
             );
@@ -150,6 +140,41 @@ async fn drain(
             return Ok(Drained::Stalled);
         }
     }
+}
+
+/// The other half of a batch: while the router works, each group of decisions that arrived
+/// meanwhile becomes its events, sent durably, and only then leaves the queue (group commit:
+/// one barrier per group, groups as large as the barrier is slow). The number confirmed.
+async fn confirm(
+    core: &Core,
+    live: &LiveRouter,
+    mut decisions: tokio::sync::mpsc::UnboundedReceiver<Decided>,
+) -> Result<usize, String> {
+    let mut confirmed = 0;
+    let mut group = Vec::new();
+    while decisions.recv_many(&mut group, usize::MAX).await > 0 {
+        if confirmed == 0 && live.mark_up() {
+            live.wake_health.notify_one();
+        }
+        let at = unix_now();
+        let events: Vec<Event> = group.iter().map(|d| event_of(live, d, at)).collect();
+        let done: Vec<Done> = group
+            .drain(..)
+            .map(|d| Done {
+                seq: d.seq,
+                status: status_of(&d.outcome),
+                code: d.code,
+            })
+            .collect();
+        #[cfg(feature = "fault-injection")]
+        let done = fault::drop_one_applied(live, done).await;
+        core.send(&events).await?;
+        core.store
+            .finish(live.id, &done)
+            .map_err(|e| e.to_string())?;
+        confirmed += done.len();
+    }
+    Ok(confirmed)
 }
 
 fn status_of(outcome: &Outcome) -> DesiredStatus {

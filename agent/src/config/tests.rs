@@ -14,7 +14,7 @@ fn the_printed_defaults_are_the_code_defaults() {
         .expect("valid");
     assert_eq!(settings.jobs.usage_sync, Duration::from_secs(300));
     assert_eq!(settings.jobs.health, Duration::from_secs(300));
-    assert_eq!(settings.apply.batch_size, 500);
+    assert_eq!(settings.apply.batch_size, 2000);
     assert_eq!(settings.client.server_name, "controller.example.org");
     assert_eq!(settings.client.backoff_cap, Duration::from_secs(15));
 }

@@ -12,8 +12,9 @@
 //! knows whether it is safe. A command that was provably not sent (`Closed`) is sent once more
 //! on a fresh session.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder, Retryable};
@@ -40,6 +41,11 @@ struct PoolInner {
     config: RouterConfig,
     slots: Vec<Mutex<Slot>>,
     next: AtomicUsize,
+    /// Sessions opened so far: a reopen may follow a reboot or a reset of the router.
+    opens: AtomicU64,
+    /// Facts about the router's configuration, each with the `opens` it was learnt at; one
+    /// holds while no session has been reopened since.
+    facts: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +65,8 @@ impl Router {
                 config,
                 slots,
                 next: AtomicUsize::new(0),
+                opens: AtomicU64::new(0),
+                facts: std::sync::Mutex::default(),
             }),
         }
     }
@@ -70,6 +78,31 @@ impl Router {
 
     pub fn config(&self) -> &RouterConfig {
         &self.inner.config
+    }
+
+    /// How many sessions this pool has opened: read before learning a fact (see
+    /// [`Router::learn`]).
+    pub(crate) fn opens(&self) -> u64 {
+        self.inner.opens.load(Ordering::SeqCst)
+    }
+
+    /// Whether `fact` was learnt and no session was opened since.
+    pub(crate) fn knows(&self, fact: &str) -> bool {
+        let facts = self.inner.facts.lock().unwrap_or_else(|e| e.into_inner());
+        facts.get(fact) == Some(&self.opens())
+    }
+
+    /// Records `fact`, found true by commands that started when [`Router::opens`] was
+    /// `opens`: a session opened meanwhile leaves it unknown.
+    pub(crate) fn learn(&self, fact: String, opens: u64) {
+        let mut facts = self.inner.facts.lock().unwrap_or_else(|e| e.into_inner());
+        facts.insert(fact, opens);
+    }
+
+    /// Forgets every fact that starts with `prefix`.
+    pub(crate) fn forget(&self, prefix: &str) {
+        let mut facts = self.inner.facts.lock().unwrap_or_else(|e| e.into_inner());
+        facts.retain(|fact, _| !fact.starts_with(prefix));
     }
 
     /// A live session (opened or reopened if needed), taking the slots in turn.
@@ -94,6 +127,7 @@ impl Router {
         slot.conn = None;
         match open(&self.inner.config).await {
             Ok(conn) => {
+                self.inner.opens.fetch_add(1, Ordering::SeqCst);
                 slot.conn = Some(conn.clone());
                 slot.failure = None;
                 Ok(conn)

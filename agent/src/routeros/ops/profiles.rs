@@ -3,7 +3,8 @@
 //!
 //! `ensure_profile` is idempotent and converges: print by name, add if missing, set only the
 //! properties that differ. Properties the spec leaves `None` are not touched, so an operator's
-//! other settings on the router survive.
+//! other settings on the router survive. `ensure_profile_once` skips the round trip while the
+//! sessions that ensured a spec live.
 
 use hotspot_shared::routeros::Request;
 
@@ -20,7 +21,41 @@ pub struct ProfileSpec {
     pub shared_users: Option<u32>,
 }
 
+/// The pool's fact that `name` is ensured; `profile_fact(spec)` starts with it.
+fn profile_prefix(name: &str) -> String {
+    format!("profile\0{name}\0")
+}
+
+fn profile_fact(spec: &ProfileSpec) -> String {
+    format!(
+        "{}{:?}\0{:?}",
+        profile_prefix(&spec.name),
+        spec.rate_limit,
+        spec.shared_users
+    )
+}
+
 impl Router {
+    /// [`Router::ensure_profile`] once per session: skipped when this pool ensured the same
+    /// spec and has opened no session since (a reboot or reset of the router closes every
+    /// session). A profile removed by hand while the session lives makes adds fail; the caller
+    /// then calls [`Router::forget_profile`] and tries again.
+    pub async fn ensure_profile_once(&self, spec: &ProfileSpec) -> Result<(), RouterError> {
+        let fact = profile_fact(spec);
+        if self.knows(&fact) {
+            return Ok(());
+        }
+        let opens = self.opens();
+        self.ensure_profile(spec).await?;
+        self.learn(fact, opens);
+        Ok(())
+    }
+
+    /// Makes the next [`Router::ensure_profile_once`] of profile `name` ask the router again.
+    pub fn forget_profile(&self, name: &str) {
+        self.forget(&profile_prefix(name));
+    }
+
     /// Creates the profile if missing (`Ok(true)`), or updates the properties that differ
     /// (`Ok(false)`).
     pub async fn ensure_profile(&self, spec: &ProfileSpec) -> Result<bool, RouterError> {

@@ -204,6 +204,16 @@ impl Router {
         &self,
         users: &[HotspotUser],
     ) -> Vec<Result<RouterId, RouterError>> {
+        self.add_hotspot_users_reporting(users, |_, _| {}).await
+    }
+
+    /// [`Router::add_hotspot_users_pipelined`], telling `on_final` each add's final result
+    /// (by input index) the moment it is known, while later adds are still in flight.
+    pub async fn add_hotspot_users_reporting(
+        &self,
+        users: &[HotspotUser],
+        mut on_final: impl FnMut(usize, &Result<RouterId, RouterError>),
+    ) -> Vec<Result<RouterId, RouterError>> {
         let mut results: Vec<Option<Result<RouterId, RouterError>>> = vec![None; users.len()];
         let mut todo: Vec<usize> = (0..users.len()).collect();
         for round in 1..=MAX_BATCH_ROUNDS {
@@ -214,7 +224,9 @@ impl Router {
                 Ok(conn) => conn,
                 Err(err) => {
                     for i in todo.drain(..) {
-                        results[i] = Some(Err(err.clone()));
+                        let result = Err(err.clone());
+                        on_final(i, &result);
+                        results[i] = Some(result);
                     }
                     break;
                 }
@@ -228,7 +240,23 @@ impl Router {
                               outcome: Result<Response, RouterError>,
                               todo: &mut Vec<usize>| match outcome {
                 Err(RouterError::Closed(_)) if round < MAX_BATCH_ROUNDS => todo.push(i),
-                outcome => results[i] = Some(outcome.and_then(|r| ret_id(&r.done))),
+                outcome => {
+                    let result = outcome.and_then(|r| ret_id(&r.done));
+                    on_final(i, &result);
+                    results[i] = Some(result);
+                }
+            };
+            // A finished answer task's add, and how it went.
+            let answer = |joined: Result<(tokio::task::Id, _), tokio::task::JoinError>,
+                          index_of: &mut HashMap<tokio::task::Id, usize>| {
+                let (id, outcome) = match joined {
+                    Ok((id, outcome)) => (id, outcome),
+                    Err(e) => (
+                        e.id(),
+                        Err(RouterError::Protocol(format!("add task failed: {e}"))),
+                    ),
+                };
+                index_of.remove(&id).map(|i| (i, outcome))
             };
             for i in std::mem::take(&mut todo) {
                 match conn.send(users[i].add_request(), limit).await {
@@ -238,16 +266,15 @@ impl Router {
                     }
                     Err(e) => settle(i, Err(e), &mut todo),
                 }
+                // Answers that came meanwhile are final now, not after the last send.
+                while let Some(joined) = tasks.try_join_next_with_id() {
+                    if let Some((i, outcome)) = answer(joined, &mut index_of) {
+                        settle(i, outcome, &mut todo);
+                    }
+                }
             }
             while let Some(joined) = tasks.join_next_with_id().await {
-                let (id, outcome) = match joined {
-                    Ok((id, outcome)) => (id, outcome),
-                    Err(e) => (
-                        e.id(),
-                        Err(RouterError::Protocol(format!("add task failed: {e}"))),
-                    ),
-                };
-                if let Some(i) = index_of.remove(&id) {
+                if let Some((i, outcome)) = answer(joined, &mut index_of) {
                     settle(i, outcome, &mut todo);
                 }
             }
@@ -317,7 +344,12 @@ impl Router {
             r = r.query(format!("name={name}"));
         }
         let response = self.call_read(r).await?;
-        response.items.iter().map(HotspotUserEntry::parse).collect()
+        // Each raw item is dropped once parsed: a print of every user never holds both forms.
+        response
+            .items
+            .into_iter()
+            .map(|item| HotspotUserEntry::parse(&item))
+            .collect()
     }
 
     /// The user called `name`, if any.
