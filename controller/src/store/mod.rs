@@ -22,6 +22,7 @@
 //! [`MAX_PAGE`] items) with opaque cursors.
 
 pub mod codec;
+mod decisions;
 pub mod embedded;
 mod error;
 mod query;
@@ -35,6 +36,7 @@ use hotspot_shared::domain::{Package, PackageId, RouterId, StaffId, VoucherState
 use hotspot_shared::secretbox::Keyring;
 use time::OffsetDateTime;
 
+pub use decisions::{Decided, Decisions};
 pub use embedded::{Clock, EmbeddedStore, LedgerInbound};
 pub use error::StoreError;
 pub use query::{
@@ -251,6 +253,8 @@ pub trait Store: Send + Sync {
     /// Stores (or replaces) the report of `report.date`.
     fn put_report(&self, report: &Report) -> Result<Written<()>, StoreError>;
     fn report(&self, date: &str) -> Result<Option<Report>, StoreError>;
+    /// The vouchers agents' events move, as each batch of them commits.
+    fn decisions(&self) -> Decisions;
     /// The oldest `issued_at` of the site sales that reached the ledger since the last call
     /// (`Some(0)` once after start: "check every recent report"), so reports of days that
     /// already ran can be refreshed with sales that arrived late. `None`: nothing new.

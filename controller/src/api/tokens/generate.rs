@@ -15,16 +15,17 @@
 //!    full) the vouchers are withdrawn from the ledger and the call fails: nothing is claimed.
 //! 5. **Queued**: one `change_vouchers(.., Queued)`, made durable. An agent's `Applied` that beats
 //!    it wins (the state machine ignores `Queued` after `Active`).
-//! 6. **Wait** up to `vouchers.confirm_wait_ms` while the site is online, polling the ledger
-//!    (where the agent's `Applied`/`Failed` events land), then answer each voucher's state:
+//! 6. **Wait** up to `vouchers.confirm_wait_ms` while the site is online, reading a voucher
+//!    again the moment the agent's `Applied`/`Failed` event for it commits (the store's
+//!    [`Decisions`](crate::store::Decisions)), then answer each voucher's state:
 //!    `active`, `queued` (not yet confirmed) or `failed` with the router's reason. With the site
 //!    offline there is no wait: `queued`, `site_offline: true`; the link delivers later.
 //!
 //! Steps 3 to 5 run in a spawned task: a client that hangs up (or the request timeout) cannot
 //! cut the sequence between "in the ledger" and "in the outbox".
 
-use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -33,6 +34,7 @@ use hotspot_shared::domain::{Origin, Package, PackageId, RouterId, StaffId, Vouc
 use hotspot_shared::voucher::{CodeError, CodeSpec};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
 use super::VoucherView;
@@ -40,14 +42,12 @@ use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{JsonBody, Principal, link_err, store_err};
 use crate::app::AppState;
 use crate::fleet::commands::{Create, create_commands};
-use crate::store::{MAX_BATCH, Stamp, StoreError, VoucherChange, VoucherRecord};
+use crate::store::{Decided, MAX_BATCH, Stamp, StoreError, VoucherChange, VoucherRecord};
 
 /// Rounds of redrawing codes that collided with the ledger before giving up.
 const MAX_DUPLICATE_ROUNDS: usize = 5;
 /// Draws per code before the code space counts as exhausted.
 const MAX_DRAWS_PER_CODE: usize = 1000;
-/// How often the ledger is polled for the agent's confirmations.
-const POLL_EVERY: Duration = Duration::from_millis(50);
 
 // The schema's bound on `prefix` (attributes take literals only).
 const _: () = assert!(hotspot_shared::voucher::MAX_PREFIX == 12);
@@ -151,10 +151,12 @@ pub async fn issue(
 ) -> ApiResult<GenerateResponse> {
     let plan = plan(state, caller, req)?;
     let (site, router, package) = (plan.site.clone(), plan.router, plan.package.id);
+    // Before anything reaches the outbox: no confirmation can land unseen.
+    let decisions = state.store.decisions().subscribe();
     let task = tokio::spawn(commit(state.clone(), plan));
     let (records, online) = task.await.map_err(ApiError::internal)??;
     let records = if online && wait {
-        confirm(state, records).await?
+        confirm(state, records, decisions).await?
     } else {
         records
     };
@@ -358,30 +360,42 @@ async fn withdraw(state: &AppState, codes: &[String], stamp: &Stamp) {
     }
 }
 
-/// Step 6: polls the ledger until no voucher is waiting or `confirm_wait_ms` passed.
+/// Step 6: until no voucher is waiting or `confirm_wait_ms` passed, reads again each waiting
+/// voucher that a batch of agents' events just moved (all of them after falling behind).
 async fn confirm(
     state: &AppState,
     mut records: Vec<VoucherRecord>,
+    mut decisions: broadcast::Receiver<Decided>,
 ) -> ApiResult<Vec<VoucherRecord>> {
-    let deadline = Instant::now() + Duration::from_millis(state.config.vouchers.confirm_wait_ms);
-    loop {
-        let waiting: Vec<usize> = (0..records.len())
-            .filter(|&i| {
-                matches!(
-                    records[i].state,
-                    VoucherState::Issued | VoucherState::Queued
-                )
-            })
-            .collect();
-        let now = Instant::now();
-        if waiting.is_empty() || now >= deadline {
-            return Ok(records);
-        }
-        tokio::time::sleep(POLL_EVERY.min(deadline - now)).await;
-        for i in waiting {
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(state.config.vouchers.confirm_wait_ms);
+    let waits = |v: &VoucherRecord| matches!(v.state, VoucherState::Issued | VoucherState::Queued);
+    let mut waiting: HashMap<String, usize> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| waits(v))
+        .map(|(i, v)| (v.code.clone(), i))
+        .collect();
+    // Every event about these vouchers commits after the subscription (they reached the
+    // outbox after it): none is missed.
+    while !waiting.is_empty() {
+        let again: Vec<usize> = match tokio::time::timeout_at(deadline, decisions.recv()).await {
+            Err(_) => break,
+            Ok(Ok(codes)) => codes
+                .iter()
+                .filter_map(|c| waiting.get(c).copied())
+                .collect(),
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => waiting.values().copied().collect(),
+            Ok(Err(broadcast::error::RecvError::Closed)) => break,
+        };
+        for i in again {
             if let Some(v) = state.store.voucher(&records[i].code).map_err(store_err)? {
+                if !waits(&v) {
+                    waiting.remove(&v.code);
+                }
                 records[i] = v;
             }
         }
     }
+    Ok(records)
 }

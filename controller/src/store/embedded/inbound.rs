@@ -22,6 +22,7 @@ use hotspot_storage::WriteTx;
 use super::layout::{T, id_key};
 use super::tx::Tx;
 use super::writes::{add, change, observe};
+use crate::store::Decisions;
 use crate::store::error::StoreError;
 use crate::store::records::{Actor, PackageRecord, RouterObservation, RouterRecord, Site, Stamp};
 use crate::store::voucher::{
@@ -37,6 +38,7 @@ pub struct LedgerInbound {
     db: hotspot_storage::Db,
     /// The oldest issue time of site sales applied since the report refresher last looked.
     late_site_sales: Arc<std::sync::atomic::AtomicI64>,
+    decisions: Decisions,
     clock: Clock,
 }
 
@@ -48,10 +50,12 @@ impl LedgerInbound {
     pub(super) fn new(
         db: hotspot_storage::Db,
         late_site_sales: Arc<std::sync::atomic::AtomicI64>,
+        decisions: Decisions,
     ) -> Self {
         LedgerInbound {
             db,
             late_site_sales,
+            decisions,
             clock: Arc::new(system_clock),
         }
     }
@@ -64,8 +68,11 @@ impl LedgerInbound {
     /// Applies `event` from `peer` in a transaction of its own: the same code the link runs,
     /// for tests and tools that have no link transaction.
     pub fn apply_direct(&self, peer: &PeerId, event: &Event) -> Result<(), StoreError> {
-        self.db
-            .write(|w| self.apply_in(&mut Tx::new(w), peer, event))
+        let applied = self
+            .db
+            .write(|w| self.apply_in(&mut Tx::new(w), peer, event));
+        Decisions::discard();
+        applied
     }
 
     fn apply_in(
@@ -194,6 +201,10 @@ impl Inbound<Event> for LedgerInbound {
                 e => ApplyError::Failed(e.to_string()),
             })
     }
+
+    fn committed(&self) {
+        self.decisions.publish();
+    }
 }
 
 fn router_of(event: &Event) -> RouterId {
@@ -253,6 +264,9 @@ fn voucher(
     let Some(outcome) = change(tx, code, c, at)? else {
         return Ok(());
     };
+    if matches!(outcome.transition, Transition::Moved { .. }) {
+        Decisions::note(code);
+    }
     match (outcome.transition, c) {
         (Transition::Moved { from, to }, _) => {
             let mut detail = format!("{} -> {}", from.as_str(), to.as_str());

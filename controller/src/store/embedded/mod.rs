@@ -59,6 +59,7 @@ pub struct EmbeddedStore {
     /// Oldest `issued_at` of site sales applied since it was last taken (`i64::MAX`: none;
     /// starts at 0 so the first look checks every recent report).
     late_site_sales: Arc<AtomicI64>,
+    decisions: crate::store::Decisions,
 }
 
 impl EmbeddedStore {
@@ -96,6 +97,7 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             db: db.clone(),
             late_site_sales: Arc::new(AtomicI64::new(0)),
+            decisions: crate::store::Decisions::default(),
         })
     }
 
@@ -106,7 +108,11 @@ impl EmbeddedStore {
 
     /// The fleet-link handler that applies agents' events to this ledger.
     pub fn inbound(&self) -> LedgerInbound {
-        LedgerInbound::new(self.db.clone(), self.late_site_sales.clone())
+        LedgerInbound::new(
+            self.db.clone(),
+            self.late_site_sales.clone(),
+            self.decisions.clone(),
+        )
     }
 
     /// Durability barriers run so far on this store's database (metrics, tests).

@@ -19,6 +19,10 @@ use crate::store::{
 const PURGE_CHUNK: usize = 1000;
 
 impl Store for EmbeddedStore {
+    fn decisions(&self) -> crate::store::Decisions {
+        self.decisions.clone()
+    }
+
     fn take_late_site_sales(&self) -> Option<i64> {
         let oldest = self
             .late_site_sales
