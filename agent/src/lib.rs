@@ -37,6 +37,7 @@ pub mod identity;
 pub mod inbound;
 pub mod jobs;
 pub mod local;
+pub mod memory;
 pub mod probe;
 pub mod renewal;
 pub mod responder;

@@ -65,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Restore(args) => return backup::restore(args),
         _ => {}
     }
+    crate::memory::limit_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

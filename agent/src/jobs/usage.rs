@@ -29,7 +29,7 @@ use super::reachability::observe;
 use crate::core::{Core, unix_now};
 use crate::routeros::{RouterError, UserQuery};
 use crate::routers::LiveRouter;
-use crate::store::{DesiredEntry, DesiredStatus, StoreError};
+use crate::store::{DesiredBrief, DesiredStatus, StoreError};
 
 /// The properties a usage sync reads (plus `.id`, always).
 const USAGE_PROPLIST: [&str; 5] = ["name", "uptime", "bytes-in", "bytes-out", "comment"];
@@ -50,10 +50,17 @@ impl From<StoreError> for SyncError {
     }
 }
 
-/// Reads usage, repairs, reports; returns how many usage samples were read.
+/// Reads usage, repairs, reports; returns how many usage samples were read. The memory the
+/// sync held (every voucher and every user on the router) goes back to the kernel after it.
 pub(crate) async fn sync(core: &Core, live: &LiveRouter) -> Result<usize, SyncError> {
+    let synced = sync_once(core, live).await;
+    crate::memory::give_back();
+    synced
+}
+
+async fn sync_once(core: &Core, live: &LiveRouter) -> Result<usize, SyncError> {
     let mut state = live.sync.lock().await;
-    let snapshot = core.store.desired(live.id)?;
+    let snapshot = core.store.desired_brief(live.id)?;
     let pool = live.pool();
     let query = UserQuery {
         name: None,
@@ -68,8 +75,8 @@ pub(crate) async fn sync(core: &Core, live: &LiveRouter) -> Result<usize, SyncEr
 
     let now = unix_now();
     let online: HashSet<&str> = active.iter().map(|s| s.user.as_str()).collect();
-    let desired: HashMap<&str, &DesiredEntry> =
-        snapshot.iter().map(|e| (e.user.code.as_str(), e)).collect();
+    let desired: HashMap<&str, &DesiredBrief> =
+        snapshot.iter().map(|e| (e.code.as_str(), e)).collect();
     let mut samples = Vec::new();
     let mut expired = Vec::new();
     for u in &users {
@@ -97,7 +104,7 @@ pub(crate) async fn sync(core: &Core, live: &LiveRouter) -> Result<usize, SyncEr
             }
             other => other,
         };
-        if let (Some(validity), Some(first)) = (entry.user.validity, first_used)
+        if let (Some(validity), Some(first)) = (entry.validity, first_used)
             && entry.status == DesiredStatus::OnRouter
             && now >= first.saturating_add(i64::try_from(validity.as_secs()).unwrap_or(i64::MAX))
         {
@@ -122,10 +129,8 @@ pub(crate) async fn sync(core: &Core, live: &LiveRouter) -> Result<usize, SyncEr
     let on_router: HashSet<&str> = users.iter().map(|u| u.name.as_str()).collect();
     let missing: Vec<String> = snapshot
         .iter()
-        .filter(|e| {
-            e.status == DesiredStatus::OnRouter && !on_router.contains(e.user.code.as_str())
-        })
-        .map(|e| e.user.code.clone())
+        .filter(|e| e.status == DesiredStatus::OnRouter && !on_router.contains(e.code.as_str()))
+        .map(|e| e.code.clone())
         .collect();
     let restored = if missing.is_empty() {
         Vec::new()

@@ -37,7 +37,8 @@ use hotspot_shared::fleet::msg::StaffEntry;
 use hotspot_storage::{Db, StorageError, WriteTx};
 
 pub use records::{
-    ApplyItem, ApplyOp, DesiredEntry, DesiredStatus, Grant, HeldUsage, RouterEntry, SaleRecord,
+    ApplyItem, ApplyOp, DesiredBrief, DesiredEntry, DesiredStatus, Grant, HeldUsage, RouterEntry,
+    SaleRecord,
 };
 use records::{decode, desired_key, encode, queue_key, router_key};
 
@@ -198,12 +199,29 @@ impl Store {
         t: &str,
         prefix: &[u8],
     ) -> Result<Vec<T>, StoreError> {
-        self.db
-            .read()?
-            .prefixed(t, prefix)?
-            .iter()
-            .map(|(_, v)| decode(v))
-            .collect()
+        self.prefixed_map(t, prefix, |v: T| v)
+    }
+
+    /// Every value under `prefix`, decoded and passed through `f` one at a time (no copy of
+    /// the raw bytes is held, nor more of each value than `f` keeps).
+    fn prefixed_map<T: serde::de::DeserializeOwned, U>(
+        &self,
+        t: &str,
+        prefix: &[u8],
+        mut f: impl FnMut(T) -> U,
+    ) -> Result<Vec<U>, StoreError> {
+        let end = after(prefix);
+        let mut out = Vec::new();
+        self.db.read()?.scan(
+            t,
+            hotspot_storage::prefix_bounds(prefix, &end),
+            false,
+            |_, v| {
+                out.push(f(decode(v)?));
+                Ok::<_, StoreError>(hotspot_storage::Flow::Continue)
+            },
+        )?;
+        Ok(out)
     }
 
     fn current<T: serde::de::DeserializeOwned>(&self, t: &str) -> Result<Option<T>, StoreError> {
@@ -302,6 +320,19 @@ impl Store {
     /// What should exist on `router`, by code.
     pub fn desired(&self, router: RouterId) -> Result<Vec<DesiredEntry>, StoreError> {
         self.prefixed(table::DESIRED, &router_key(router))
+    }
+
+    /// [`Store::desired`] without the sale facts, users' settings and profiles: what the usage
+    /// sync needs, a fraction of the memory at tens of thousands of vouchers.
+    pub fn desired_brief(&self, router: RouterId) -> Result<Vec<DesiredBrief>, StoreError> {
+        self.prefixed_map(table::DESIRED, &router_key(router), |e: DesiredEntry| {
+            DesiredBrief {
+                validity: e.user.validity,
+                code: e.user.code,
+                status: e.status,
+                first_used_at: e.first_used_at,
+            }
+        })
     }
 
     /// Queues a create again for each voucher of `codes` that is still `OnRouter` (the router

@@ -92,6 +92,16 @@ pub struct DesiredEntry {
     pub first_used_at: Option<i64>,
 }
 
+/// What the usage sync reads of a [`DesiredEntry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredBrief {
+    pub code: String,
+    pub status: DesiredStatus,
+    pub first_used_at: Option<i64>,
+    /// How long the voucher lasts after its first use.
+    pub validity: Option<hotspot_shared::units::RosDuration>,
+}
+
 /// The code space the controller granted for sales at the site (see
 /// `hotspot_shared::fleet::msg::Command::CodeGrant`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
