@@ -10,6 +10,7 @@
 pub mod demo;
 pub mod faultkit;
 pub mod fleetkit;
+pub mod ideal;
 pub mod import_graph;
 pub mod linkfault;
 pub mod local_staff;

@@ -1,27 +1,35 @@
-//! `bench-vouchers`: how fast vouchers reach a router through the whole system, against what the
-//! seed and its peers do.
+//! `bench-vouchers`: how close a sale comes to the router's own speed, measured against an ideal
+//! client on the same simulated router in the same run.
 //!
-//! - **hotspot-fleet**: a demo fleet (controller, one enrolled agent, a simulated router with
-//!   `--service-ms` per command) whose fleet link runs through the link-fault proxy with
-//!   `--link-ms` round-trip delay (half each way). A batch of `--batch` vouchers from
-//!   `POST /api/tokens/generate` is timed until every one is a user on the router; then
-//!   `--singles` single-voucher calls, each timed from the request until its user exists.
-//! - **baseline**: one synchronous RouterOS add per voucher from the central host across the same
-//!   round trip (the simulator adds `--link-ms` to every reply), `--baseline` of them; vouchers
-//!   per second extrapolate to the batch.
+//! For each setting (where the delay sits), a fleet of real processes: `hotspot-controller`,
+//! one enrolled `hotspot-agent` dialling through the link-fault proxy, and a simulated router
+//! with `--service-ms` per command. Then, for each batch size:
+//! - **project**: one `POST /api/tokens/generate`, timed until every voucher is a user on the
+//!   router;
+//! - **ideal**: the same number of adds written at once on one fresh API session beside the agent
+//!   ([`hotspot_tests::ideal`]), timed until the last `!done`.
 //!
-//! Prints a table. Timing goals live here, never in tests.
+//! Settings: the router 1 ms and 50 ms (round trip) from the agent, with a fast WAN; and the
+//! real topology, the agent beside the router and 50 ms of WAN (the QUIC link) to the
+//! controller. Also per setting: single-voucher calls (request → user on the router, p50/p99
+//! against the goal of 2×RTT + 20 ms), the agent's resident memory idle, at its peak and after
+//! the batches, and one synchronous-call-per-voucher baseline (how the seed and its peers add
+//! users) across the WAN.
+//!
+//! Build with `cargo build --release -p hotspot-tests --bins` (the processes are the
+//! `e2e-controller` and `e2e-agent` beside this binary). Prints tables; no pass/fail: timing
+//! goals live here, never in tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
 use clap::Parser;
 use hotspot_agent::routeros::{HotspotUser, Router, RouterConfig, SecretString};
 use hotspot_shared::units::RosDuration;
-use hotspot_tests::demo::http::Api;
-use hotspot_tests::demo::{Demo, DemoOptions};
-use hotspot_tests::linkfault::{Direction, Faults, LinkFaultProxy};
+use hotspot_tests::faultkit::{Binaries, Fleet, FleetOptions};
+use hotspot_tests::ideal;
+use hotspot_tests::linkfault::{Direction, Faults};
 use hotspot_tests::sim::{self, FaultSettings, SimConfig};
 use serde_json::json;
 
@@ -29,35 +37,62 @@ use serde_json::json;
 #[command(
     name = "bench-vouchers",
     version,
-    about = "Vouchers through the whole system vs one RouterOS call per voucher"
+    about = "Vouchers through the whole system against an ideal client on the same router"
 )]
 struct Args {
-    /// Vouchers in the batch.
-    #[arg(long, default_value_t = 10_000)]
-    batch: u32,
-    /// Single-voucher calls timed one by one.
-    #[arg(long, default_value_t = 100)]
-    singles: usize,
-    /// Baseline adds (one synchronous RouterOS call each).
-    #[arg(long, default_value_t = 500)]
-    baseline: usize,
-    /// Round-trip delay of the link between the central host and the site, in milliseconds.
+    /// Batch sizes, each one `POST /api/tokens/generate`.
+    #[arg(long, value_delimiter = ',', default_value = "500,2000,10000")]
+    batches: Vec<u32>,
+    /// Single-voucher calls timed one by one, per setting.
     #[arg(long, default_value_t = 50)]
-    link_ms: u64,
+    singles: usize,
+    /// Round trip of the slow link in each setting, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    rtt_ms: u64,
     /// Router service time per command, in milliseconds.
     #[arg(long, default_value_t = 1)]
     service_ms: u64,
-    /// Scratch directory (wiped at start if it is an old bench's).
+    /// Baseline adds (one synchronous RouterOS call each, across the slow link); 0 skips it.
+    #[arg(long, default_value_t = 200)]
+    baseline: usize,
+    /// Only the settings whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+    /// The agent binary to run (default: `e2e-agent` beside this binary; e.g.
+    /// `target/dist/hotspot-agent` for the shipped build).
+    #[arg(long)]
+    agent: Option<PathBuf>,
+    /// Scratch directory (wiped at start).
     #[arg(long, default_value = "target/bench-vouchers")]
     data_dir: PathBuf,
 }
 
-fn free_tcp() -> anyhow::Result<std::net::SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+/// Where the delay sits.
+struct Setting {
+    name: &'static str,
+    /// Added to every router reply (the agent–router round trip).
+    router_rtt: Duration,
+    /// Split between both directions of the fleet link (the controller–agent round trip).
+    wan_rtt: Duration,
 }
 
-fn free_udp() -> anyhow::Result<std::net::SocketAddr> {
-    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?)
+struct BatchRow {
+    count: u32,
+    project: Duration,
+    answered: Duration,
+    answered_active: u64,
+    ideal: Duration,
+}
+
+struct SettingResult {
+    name: &'static str,
+    rows: Vec<BatchRow>,
+    singles: Vec<Duration>,
+    answers: Vec<Duration>,
+    goal: Duration,
+    rss_idle_kib: u64,
+    rss_peak_kib: u64,
+    rss_after_kib: u64,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -65,11 +100,148 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(i).copied().unwrap_or_default()
 }
 
-async fn baseline(args: &Args) -> anyhow::Result<Duration> {
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// `VmRSS` and `VmHWM` of `pid`, KiB.
+fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("{name} in /proc/{pid}/status"))
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+async fn wait_users(fleet: &Fleet, at_least: usize) {
+    while fleet.sim.user_count() < at_least {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn run_setting(
+    args: &Args,
+    bins: &Binaries,
+    setting: &Setting,
+) -> anyhow::Result<SettingResult> {
+    let dir = args.data_dir.join(setting.name);
+    let options = FleetOptions {
+        usage_sync_secs: 3600,
+        ..FleetOptions::default()
+    };
+    let fleet = Fleet::start(bins, &dir, &options).await?;
+    fleet
+        .sim
+        .set_service_time(Duration::from_millis(args.service_ms));
+    fleet.sim.set_latency(setting.router_rtt);
+    fleet.proxy.set(
+        Direction::Both,
+        Faults {
+            delay: setting.wan_rtt / 2,
+            ..Faults::default()
+        },
+    );
+    let pid = fleet.agent_pid().context("the agent runs")?;
+    // One voucher first: the profile exists and every session is open before timing.
+    fleet.generate(1).await?;
+    wait_users(&fleet, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (rss_idle_kib, _) = memory_kib(pid)?;
+
+    let mut rows = Vec::new();
+    let cfg = SimConfig::local();
+    for &count in &args.batches {
+        eprintln!("  {}: batch of {count} …", setting.name);
+        let before = fleet.sim.user_count();
+        let body = json!({"router_id": fleet.router_id, "package_id": fleet.package.id,
+            "count": count});
+        let start = Instant::now();
+        let answer = fleet
+            .admin
+            .expect_ok("POST", "/api/tokens/generate", Some(&body))
+            .await?;
+        let answered = start.elapsed();
+        let answered_active = answer["counts"]["active"].as_u64().unwrap_or(0);
+        wait_users(&fleet, before + count as usize).await;
+        let project = start.elapsed();
+
+        let names: Vec<String> = (0..count).map(|i| format!("IDEAL{count}X{i:06}")).collect();
+        let run = ideal::add_users(
+            fleet.sim.api_addr(),
+            &cfg.user,
+            &cfg.password,
+            &fleet.package.profile,
+            &names,
+        )
+        .await
+        .context("the ideal client")?;
+        ensure!(
+            run.refused == 0,
+            "the router refused {} ideal adds",
+            run.refused
+        );
+        // Gone again: the router holds the project's vouchers only, as at a real site.
+        fleet.sim.remove_users_direct("IDEAL");
+        rows.push(BatchRow {
+            count,
+            project,
+            answered,
+            answered_active,
+            ideal: run.elapsed,
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (rss_after_kib, rss_peak_kib) = memory_kib(pid)?;
+
+    eprintln!("  {}: {} single vouchers …", setting.name, args.singles);
+    let (mut singles, mut answers) = (Vec::new(), Vec::new());
+    let body = json!({"router_id": fleet.router_id, "package_id": fleet.package.id, "count": 1});
+    for _ in 0..args.singles {
+        let before = fleet.sim.user_count();
+        let start = Instant::now();
+        let admin = fleet.admin.clone();
+        let body = body.clone();
+        let call = tokio::spawn(async move {
+            let answer = admin
+                .expect_ok("POST", "/api/tokens/generate", Some(&body))
+                .await;
+            (answer, start.elapsed())
+        });
+        wait_users(&fleet, before + 1).await;
+        singles.push(start.elapsed());
+        let (answer, answered) = call.await?;
+        ensure!(
+            answer?["counts"]["active"] == 1,
+            "a single voucher answered without being active"
+        );
+        answers.push(answered);
+    }
+    singles.sort();
+    answers.sort();
+    fleet.shutdown().await?;
+    Ok(SettingResult {
+        name: setting.name,
+        rows,
+        singles,
+        answers,
+        goal: (setting.router_rtt + setting.wan_rtt) * 2 + Duration::from_millis(20),
+        rss_idle_kib,
+        rss_peak_kib,
+        rss_after_kib,
+    })
+}
+
+/// One synchronous add per voucher across `rtt` (the seed's way): the time for `n`.
+async fn baseline(n: usize, rtt: Duration, service: Duration) -> anyhow::Result<Duration> {
     let sim = sim::start(SimConfig {
         faults: FaultSettings {
-            latency: Duration::from_millis(args.link_ms),
-            service_time: Duration::from_millis(args.service_ms),
+            latency: rtt,
+            service_time: service,
             ..FaultSettings::default()
         },
         ..SimConfig::local()
@@ -85,7 +257,7 @@ async fn baseline(args: &Args) -> anyhow::Result<Duration> {
     ));
     router.identity().await.context("login")?;
     let start = Instant::now();
-    for i in 0..args.baseline {
+    for i in 0..n {
         let code = format!("BASE{i:06}");
         let user = HotspotUser {
             limit_uptime: Some(RosDuration::from_secs(3600)),
@@ -98,8 +270,8 @@ async fn baseline(args: &Args) -> anyhow::Result<Duration> {
     }
     let elapsed = start.elapsed();
     ensure!(
-        sim.user_count() == args.baseline,
-        "baseline: {} users on the router",
+        sim.user_count() == n,
+        "baseline: {} users",
         sim.user_count()
     );
     router.close().await;
@@ -107,112 +279,139 @@ async fn baseline(args: &Args) -> anyhow::Result<Duration> {
     Ok(elapsed)
 }
 
+fn file_size(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
-    let fleet = free_udp()?;
-    let proxy = LinkFaultProxy::start("127.0.0.1:0".parse()?, fleet).await?;
-    let half = Duration::from_millis(args.link_ms / 2);
-    proxy.set(
-        Direction::Both,
-        Faults {
-            delay: half,
-            ..Faults::default()
+    let mut bins = Binaries::beside_current_exe()?;
+    if let Some(agent) = &args.agent {
+        bins.agent = agent.clone();
+    }
+    let _ = std::fs::remove_dir_all(&args.data_dir);
+    let (fast, slow) = (Duration::from_millis(1), Duration::from_millis(args.rtt_ms));
+    let settings = [
+        Setting {
+            name: "router-1ms",
+            router_rtt: fast,
+            wan_rtt: Duration::ZERO,
         },
-    );
-    eprintln!("starting a demo fleet behind a {} ms link …", args.link_ms);
-    let demo = Demo::start(DemoOptions {
-        http: free_tcp()?,
-        fleet,
-        data_dir: args.data_dir.clone(),
-        admin_password: Some("bench-admin-password".into()),
-        sites: 1,
-        vouchers_per_router: 0,
-        customers_per_minute: 0.0,
-        agents_dial: Some(proxy.local_addr()),
-        site_pages: None,
-        fresh: true,
-        history: false,
-    })
-    .await?;
-    let site = &demo.sites[0];
-    site.sim
-        .set_service_time(Duration::from_millis(args.service_ms));
-    let admin = Api::new(demo.http)
-        .login("admin", &demo.admin_password)
-        .await?;
-    let package = demo.packages[0].0;
-
-    eprintln!("batch of {} …", args.batch);
-    let start = Instant::now();
-    let body = json!({"router_id": site.router_id, "package_id": package, "count": args.batch});
-    admin
-        .expect_ok("POST", "/api/tokens/generate", Some(&body))
-        .await?;
-    let answered = start.elapsed();
-    while site.sim.user_count() < args.batch as usize {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let batch = start.elapsed();
-
-    eprintln!("{} single vouchers …", args.singles);
-    let mut singles = Vec::with_capacity(args.singles);
-    for _ in 0..args.singles {
-        let start = Instant::now();
-        let body = json!({"router_id": site.router_id, "package_id": package, "count": 1});
-        let answer = admin
-            .expect_ok("POST", "/api/tokens/generate", Some(&body))
-            .await?;
-        let code = answer["vouchers"][0]["code"]
-            .as_str()
-            .context("a code")?
-            .to_owned();
-        while site.sim.user(&code).is_none() {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        Setting {
+            name: "router-far",
+            router_rtt: slow,
+            wan_rtt: Duration::ZERO,
+        },
+        Setting {
+            name: "wan-far",
+            router_rtt: Duration::ZERO,
+            wan_rtt: slow,
+        },
+    ];
+    let mut results = Vec::new();
+    for setting in &settings {
+        if args
+            .only
+            .as_deref()
+            .is_some_and(|o| !setting.name.contains(o))
+        {
+            continue;
         }
-        singles.push(start.elapsed());
+        eprintln!("setting {} …", setting.name);
+        results.push(run_setting(&args, &bins, setting).await?);
     }
-    singles.sort();
-    demo.shutdown().await?;
-    proxy.shutdown().await;
 
-    eprintln!("baseline: {} synchronous adds …", args.baseline);
-    let base = baseline(&args).await?;
-
-    let rate = |n: f64, d: Duration| n / d.as_secs_f64();
-    let ours = rate(f64::from(args.batch), batch);
-    let theirs = rate(args.baseline as f64, base);
     println!(
-        "vouchers onto a router across a {} ms round-trip link, router service time {} ms/command",
-        args.link_ms, args.service_ms
+        "vouchers onto a simulated router ({} ms service time per command); slow link = {} ms round trip",
+        args.service_ms, args.rtt_ms
     );
-    println!("| path | vouchers | seconds | vouchers/s |");
+    println!(
+        "router-1ms: router 1 ms from the agent; router-far: router across the slow link from the agent; wan-far: agent beside the router, slow link to the controller"
+    );
+    println!();
+    println!(
+        "| setting | vouchers | project s | ideal s | project/ideal | answer s (active in answer) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for r in &results {
+        for row in &r.rows {
+            println!(
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} ({}) |",
+                r.name,
+                row.count,
+                row.project.as_secs_f64(),
+                row.ideal.as_secs_f64(),
+                row.project.as_secs_f64() / row.ideal.as_secs_f64(),
+                row.answered.as_secs_f64(),
+                row.answered_active
+            );
+        }
+    }
+    println!();
+    println!(
+        "| setting | single voucher on router p50 ms | p99 ms | max ms | goal p99 (2×RTT + 20 ms) | answered active p50 ms | p99 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for r in &results {
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} |",
+            r.name,
+            ms(percentile(&r.singles, 0.5)),
+            ms(percentile(&r.singles, 0.99)),
+            ms(r.singles.last().copied().unwrap_or_default()),
+            ms(r.goal),
+            ms(percentile(&r.answers, 0.5)),
+            ms(percentile(&r.answers, 0.99)),
+        );
+    }
+    println!();
+    println!("| setting | agent RSS idle MiB | peak MiB | after the batches MiB |");
     println!("|---|---|---|---|");
-    println!(
-        "| hotspot-fleet: POST /api/tokens/generate → on router | {} | {:.2} | {:.1} |",
-        args.batch,
-        batch.as_secs_f64(),
-        ours
-    );
-    println!(
-        "| baseline: one synchronous RouterOS call per voucher | {} (measured) | {:.2} | {:.1} (10,000 would take {:.0} s) |",
-        args.baseline,
-        base.as_secs_f64(),
-        theirs,
-        f64::from(args.batch) / theirs
-    );
-    println!(
-        "ratio: {:.1}x; the batch call answered after {:.2} s",
-        ours / theirs,
-        answered.as_secs_f64()
-    );
-    println!(
-        "single voucher, request → user on the router ({} calls): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        singles.len(),
-        percentile(&singles, 0.5).as_secs_f64() * 1e3,
-        percentile(&singles, 0.99).as_secs_f64() * 1e3,
-        singles.last().copied().unwrap_or_default().as_secs_f64() * 1e3
-    );
+    for r in &results {
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} |",
+            r.name,
+            mib(r.rss_idle_kib),
+            mib(r.rss_peak_kib),
+            mib(r.rss_after_kib)
+        );
+    }
+    // The processes above ran the release build; the shipped binary is the `dist` build
+    // (deploy/build-agent-image.sh), when there is one.
+    let shipped = bins
+        .agent
+        .parent()
+        .and_then(Path::parent)
+        .map(|target| target.join("dist/hotspot-agent"))
+        .filter(|shipped| *shipped != bins.agent);
+    println!();
+    for path in std::iter::once(bins.agent.clone()).chain(shipped) {
+        if let Some(size) = file_size(&path) {
+            println!(
+                "agent binary {}: {} bytes ({:.2} MiB)",
+                path.display(),
+                size,
+                size as f64 / 1048576.0
+            );
+        }
+    }
+
+    if args.baseline > 0 {
+        eprintln!("baseline: {} synchronous adds …", args.baseline);
+        let base = baseline(args.baseline, slow, Duration::from_millis(args.service_ms)).await?;
+        let per_second = args.baseline as f64 / base.as_secs_f64();
+        println!();
+        println!(
+            "baseline, one synchronous call per voucher across {} ms: {} in {:.2} s = {:.1}/s ({:.0} s for 10,000)",
+            args.rtt_ms,
+            args.baseline,
+            base.as_secs_f64(),
+            per_second,
+            10_000.0 / per_second
+        );
+    }
     Ok(())
 }

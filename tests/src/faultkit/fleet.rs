@@ -380,15 +380,30 @@ impl Fleet {
         }
     }
 
-    /// Starts `hotspot-agent run --config`.
+    /// Starts `hotspot-agent run --config`; under the command in `FAULT_SUITE_AGENT_WRAPPER`
+    /// when set (a profiler, e.g. `heaptrack -o /tmp/agent` or `perf record -g -o FILE --`).
     pub fn start_agent(&mut self) -> anyhow::Result<()> {
-        let mut cmd = Command::new(&self.bins.agent);
+        let wrapper = std::env::var("FAULT_SUITE_AGENT_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut cmd = match words.next() {
+            Some(program) => {
+                let mut cmd = Command::new(program);
+                cmd.args(words).arg(&self.bins.agent);
+                cmd
+            }
+            None => Command::new(&self.bins.agent),
+        };
         cmd.arg("run")
             .arg("--config")
             .arg(self.agent_config_path())
             .env("RUST_LOG", log_filter());
         self.agent = Some(Proc::spawn("agent", cmd, &self.agent_log())?);
         Ok(())
+    }
+
+    /// The agent's process id while it runs.
+    pub fn agent_pid(&self) -> Option<u32> {
+        self.agent.as_ref().map(Proc::id)
     }
 
     /// How the agent process ended, if it did by itself.

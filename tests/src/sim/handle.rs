@@ -296,6 +296,19 @@ impl SimHandle {
         Ok(format_id(id))
     }
 
+    /// Removes every user whose name starts with `prefix`, as if an administrator had; returns
+    /// how many.
+    pub fn remove_users_direct(&self, prefix: &str) -> usize {
+        let mut r = self.shared.router();
+        let before = r.users.len();
+        r.users
+            .retain(|_, u| !u.name.starts_with(prefix.as_bytes()));
+        let removed = before - r.users.len();
+        drop(r);
+        self.shared.changed();
+        removed
+    }
+
     /// Logs a customer in with voucher `name` now (whatever the login rate); returns the
     /// active session's `.id`.
     pub fn login_customer(&self, name: &str) -> Result<String, SimError> {
