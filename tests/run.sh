@@ -22,6 +22,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== doc tests"
 cargo test --workspace --locked --doc --quiet
+echo "== the agent's container image (dist profile; read back by tests/tests/agent_image.rs)"
+bash deploy/build-agent-image.sh target/hotspot-agent-image.tar
 echo "== tests"
 cargo nextest run --workspace --locked --no-fail-fast
 echo "== API contract fuzzer (schemathesis against a demo fleet)"
