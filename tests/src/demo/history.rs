@@ -86,14 +86,22 @@ fn sold(
     let p = &package.package;
     let validity = p.validity?.as_secs() as i64;
     let first_login = at + rng.random_range(120..3 * 3600);
-    let ends = first_login + validity;
+    let limits = VoucherLimits::of(p);
+    // A customer who uses up an uptime limit shorter than the validity (the 1-hour voucher)
+    // ends it within a couple of hours of use; otherwise the validity ends it.
+    let used_up = limits
+        .uptime_secs
+        .and_then(|l| i64::try_from(l).ok())
+        .map(|l| l + rng.random_range(0..2 * 3600))
+        .filter(|&span| span < validity);
+    let ends = first_login + used_up.unwrap_or(validity);
     if ends >= now {
         return None;
     }
-    let limits = VoucherLimits::of(p);
-    let uptime = limits
-        .uptime_secs
-        .map_or(rng.random_range(600..7200), |l| rng.random_range(l / 4..=l));
+    let uptime = match (used_up, limits.uptime_secs) {
+        (Some(_), Some(l)) => l,
+        (_, limit) => limit.map_or(rng.random_range(600..7200), |l| rng.random_range(l / 4..=l)),
+    };
     let bytes_total: u64 = limits
         .bytes_total
         .map_or(rng.random_range(20..900) << 20, |l| {
@@ -181,7 +189,16 @@ pub async fn write(
                 };
                 let package = &packages[rng.random_range(0..packages.len())];
                 let seller = sellers[rng.random_range(0..sellers.len())];
-                if let Some(v) = sold(package, place, &prefixes, seller, origin, at, now, rng) {
+                // A package whose voucher cannot have ended by now (yesterday evening's day
+                // pass, just after midnight) gives way to one that can, so every past day
+                // keeps its sales whatever the time of day.
+                let sale =
+                    sold(package, place, &prefixes, seller, origin, at, now, rng).or_else(|| {
+                        packages
+                            .iter()
+                            .find_map(|p| sold(p, place, &prefixes, seller, origin, at, now, rng))
+                    });
+                if let Some(v) = sale {
                     records.push(v);
                 }
             }
