@@ -4,16 +4,17 @@
 //! same router, so `project / ideal` is the overhead of everything between a sale and the
 //! router.
 //!
-//! Written on the shared wire codec only (not the agent's client) so that it measures the
-//! router, not our pipelining.
+//! Built on the simulator tests' [`RawClient`] (the shared wire codec, nothing of the agent's
+//! client) so that it measures the router, not our pipelining.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
-use hotspot_shared::routeros::{Decoder, Reply, ReplyKind, Request};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+use anyhow::{Context as _, bail};
+use hotspot_shared::routeros::{ReplyKind, Request};
+use tokio::io::AsyncWriteExt as _;
+
+use crate::sim::testing::{RawClient, kinds};
 
 /// What one ideal run measured.
 #[derive(Debug, Clone, Copy)]
@@ -33,22 +34,15 @@ pub async fn add_users(
     profile: &str,
     names: &[String],
 ) -> anyhow::Result<IdealRun> {
-    let stream = TcpStream::connect(addr).await.context("connecting")?;
-    stream.set_nodelay(true)?;
-    let (mut rx, mut tx) = stream.into_split();
-    let mut decoder = Decoder::default();
-    let mut buf = vec![0u8; 64 * 1024];
-
-    let mut login = Vec::new();
-    Request::new("/login")
-        .attr("name", user)
-        .attr("password", password)
-        .encode(&mut login)?;
-    tx.write_all(&login).await?;
-    let first = next_reply(&mut rx, &mut decoder, &mut buf).await?;
-    if first.kind != ReplyKind::Done {
-        bail!("login refused: {:?}", first.message());
+    let mut client = RawClient::connect(addr).await.context("connecting")?;
+    let login = client.login(user, password).await?;
+    if kinds(&login) != [ReplyKind::Done] {
+        bail!("login refused: {login:?}");
     }
+    // Nothing follows the login's `!done`, so the client's decoder holds no bytes: the stream
+    // can be split, written from a task of its own and read here.
+    let (rx, mut tx) = client.into_inner().into_split();
+    let mut replies = RawClient::new(rx);
 
     let mut adds = Vec::with_capacity(names.len() * 96);
     for (i, name) in names.iter().enumerate() {
@@ -69,7 +63,10 @@ pub async fn add_users(
     });
     let (mut done, mut refused) = (0, 0);
     while done < names.len() {
-        let reply = next_reply(&mut rx, &mut decoder, &mut buf).await?;
+        let reply = replies
+            .read_reply()
+            .await?
+            .context("the router closed the connection")?;
         match reply.kind {
             ReplyKind::Done => done += 1,
             ReplyKind::Trap => refused += 1,
@@ -80,19 +77,4 @@ pub async fn add_users(
     let elapsed = started.elapsed();
     let _tx = writer.await.context("writer task")??;
     Ok(IdealRun { elapsed, refused })
-}
-
-async fn next_reply(
-    rx: &mut tokio::net::tcp::OwnedReadHalf,
-    decoder: &mut Decoder,
-    buf: &mut [u8],
-) -> anyhow::Result<Reply> {
-    loop {
-        if let Some(sentence) = decoder.next_sentence()? {
-            return Ok(Reply::parse(&sentence)?);
-        }
-        let n = rx.read(buf).await?;
-        ensure!(n > 0, "the router closed the connection");
-        decoder.feed(&buf[..n]);
-    }
 }

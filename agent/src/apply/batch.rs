@@ -38,13 +38,6 @@ pub struct Decided {
     pub outcome: Outcome,
 }
 
-/// Why the items not decided (each was sent to the sink the moment it was) could not be
-/// decided now, if any remain.
-#[derive(Debug)]
-pub struct BatchResult {
-    pub retry: Option<RouterError>,
-}
-
 /// A batch in progress: its sink closes when the batch returns.
 struct Batch {
     retry: Option<RouterError>,
@@ -63,12 +56,14 @@ fn is_refusal(e: &RouterError) -> bool {
 
 /// Runs `items` (one router's, in queue order) on `pool`, sending each decision to `sink` as
 /// soon as it is made: the events of a long batch leave while its later adds are in flight.
-/// Decisions come in queue order within a run, and every run's after the run before it.
+/// Within a run of creates decisions come as the router answers (each item is its own code);
+/// every run's come after the run before it. Returns why the items not decided could not be
+/// decided now, if any remain.
 pub async fn run(
     pool: &Router,
     items: &[(u64, ApplyItem)],
     sink: UnboundedSender<Decided>,
-) -> BatchResult {
+) -> Option<RouterError> {
     let mut out = Batch { retry: None, sink };
     let mut i = 0;
     while i < items.len() && out.retry.is_none() {
@@ -91,7 +86,7 @@ pub async fn run(
         create_run(pool, &items[i..end], &mut out).await;
         i = end;
     }
-    BatchResult { retry: out.retry }
+    out.retry
 }
 
 impl Batch {

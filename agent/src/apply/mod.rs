@@ -108,13 +108,13 @@ async fn drain(
         let started = std::time::Instant::now();
         let (sink, decisions) = tokio::sync::mpsc::unbounded_channel();
         let pool = live.pool();
-        let (result, confirmed) = tokio::join!(
+        let (retry, confirmed) = tokio::join!(
             batch::run(&pool, &items, sink),
             confirm(core, live, decisions)
         );
         let confirmed = confirmed?;
         let mut events = Vec::new();
-        match &result.retry {
+        match &retry {
             Some(e) if means_down(e) && live.mark_down() => {
                 tracing::warn!(router = %live.id, error = %e, "router down");
                 events.push(Event::RouterDown {
@@ -135,7 +135,7 @@ async fn drain(
                 "apply batch"
             );
         }
-        if let Some(e) = result.retry {
+        if let Some(e) = retry {
             tracing::info!(router = %live.id, error = %e, "apply batch incomplete; will retry");
             return Ok(Drained::Stalled);
         }

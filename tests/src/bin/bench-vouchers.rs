@@ -28,6 +28,7 @@ use clap::Parser;
 use hotspot_agent::routeros::{HotspotUser, Router, RouterConfig, SecretString};
 use hotspot_shared::units::RosDuration;
 use hotspot_tests::faultkit::{Binaries, Fleet, FleetOptions};
+use hotspot_tests::fleetkit::stats::proc_usage;
 use hotspot_tests::ideal;
 use hotspot_tests::linkfault::{Direction, Faults};
 use hotspot_tests::sim::{self, FaultSettings, SimConfig};
@@ -104,20 +105,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// `VmRSS` and `VmHWM` of `pid`, KiB.
-fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| -> anyhow::Result<u64> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .with_context(|| format!("{name} in /proc/{pid}/status"))
-    };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
-}
-
 async fn wait_users(fleet: &Fleet, at_least: usize) {
     while fleet.sim.user_count() < at_least {
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -151,7 +138,7 @@ async fn run_setting(
     fleet.generate(1).await?;
     wait_users(&fleet, 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (rss_idle_kib, _) = memory_kib(pid)?;
+    let rss_idle_kib = proc_usage(pid)?.rss_kib;
 
     let mut rows = Vec::new();
     let cfg = SimConfig::local();
@@ -196,7 +183,8 @@ async fn run_setting(
         });
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (rss_after_kib, rss_peak_kib) = memory_kib(pid)?;
+    let after = proc_usage(pid)?;
+    let (rss_after_kib, rss_peak_kib) = (after.rss_kib, after.peak_rss_kib);
 
     eprintln!("  {}: {} single vouchers …", setting.name, args.singles);
     let (mut singles, mut answers) = (Vec::new(), Vec::new());

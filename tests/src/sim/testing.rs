@@ -33,7 +33,7 @@ impl RawClient<TcpStream> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> RawClient<S> {
+impl<S> RawClient<S> {
     pub fn new(stream: S) -> Self {
         RawClient {
             stream,
@@ -41,23 +41,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawClient<S> {
         }
     }
 
-    /// Sends raw bytes (for malformed-input tests).
-    pub async fn send_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes).await?;
-        self.stream.flush().await
+    pub fn into_inner(self) -> S {
+        self.stream
     }
+}
 
-    /// Sends one sentence of words.
-    pub async fn send_words<W: AsRef<[u8]>>(&mut self, words: &[W]) -> io::Result<()> {
-        let mut out = Vec::new();
-        encode_sentence(words, &mut out).map_err(invalid)?;
-        self.send_bytes(&out).await
-    }
-
-    pub async fn send(&mut self, req: &Request) -> io::Result<()> {
-        self.send_words(&req.to_sentence()).await
-    }
-
+/// Reading needs only the read half: a client may write from elsewhere (the ideal client of
+/// `bench-vouchers` writes every command at once from another task).
+impl<S: AsyncRead + Unpin> RawClient<S> {
     /// The next reply sentence; `Ok(None)` when the router closed the connection.
     pub async fn read_reply(&mut self) -> io::Result<Option<Reply>> {
         let mut buf = [0u8; 8192];
@@ -84,6 +75,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawClient<S> {
             }
         }
         Ok(replies)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> RawClient<S> {
+    /// Sends raw bytes (for malformed-input tests).
+    pub async fn send_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await
+    }
+
+    /// Sends one sentence of words.
+    pub async fn send_words<W: AsRef<[u8]>>(&mut self, words: &[W]) -> io::Result<()> {
+        let mut out = Vec::new();
+        encode_sentence(words, &mut out).map_err(invalid)?;
+        self.send_bytes(&out).await
+    }
+
+    pub async fn send(&mut self, req: &Request) -> io::Result<()> {
+        self.send_words(&req.to_sentence()).await
     }
 
     /// Sends a command and reads its replies (for untagged, one-at-a-time use).
@@ -117,10 +127,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawClient<S> {
                 .attr("response", response),
         )
         .await
-    }
-
-    pub fn into_inner(self) -> S {
-        self.stream
     }
 }
 
