@@ -110,6 +110,16 @@ impl Fixture {
             &format!("{tag} to agent 20"),
         )
         .await;
+        // The server judges a peer lost only by what it acknowledged: wait until the agent's
+        // acknowledgements are recorded there, or a wipe right after this session can look
+        // like an agent that never got anything (CI once saw no loss recorded).
+        let acked = eventually(Duration::from_secs(15), || {
+            self.server
+                .site_status(&self.site_id)
+                .is_ok_and(|s| s.outbox_len == 0)
+        })
+        .await;
+        assert!(acked, "the server recorded the agent's acks of {tag}");
         agent.shutdown().await.expect("agent stops");
         drop((agent, agent_received, adb));
     }
